@@ -1,0 +1,41 @@
+/**
+ * Every code an {@link EventFlareError} can carry.
+ *
+ * - `INVALID_FIELD`: an `event` or `id` field contains CR, LF or NUL, or `retry` is not a non-negative integer.
+ * - `INVALID_OPTION`: an option has the wrong type or is out of range; the message names the option and the range.
+ * - `INVALID_MESSAGE`: a message cannot be turned into event data (for example `undefined`, a BigInt or a cycle).
+ * - `INVALID_ARGUMENT`: a function was called with an argument of the wrong kind (for example no response object).
+ * - `SESSION_CLOSED`: the session has ended; it can send nothing more.
+ * - `ALREADY_REGISTERED`: the session is already a member of this channel.
+ * - `NOT_REGISTERED`: the session is not a member of this channel.
+ */
+export type EventFlareErrorCode =
+  | "INVALID_FIELD"
+  | "INVALID_OPTION"
+  | "INVALID_MESSAGE"
+  | "INVALID_ARGUMENT"
+  | "SESSION_CLOSED"
+  | "ALREADY_REGISTERED"
+  | "NOT_REGISTERED";
+
+/**
+ * The one error class event-flare throws. Switch on {@link EventFlareError.code}; the message says how to fix the call.
+ */
+export class EventFlareError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: EventFlareErrorCode;
+  /** The option or field the error is about, when there is one. */
+  readonly field: string | undefined;
+
+  constructor(code: EventFlareErrorCode, message: string, options?: { field?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "EventFlareError";
+    this.code = code;
+    this.field = options?.field;
+  }
+}
+
+/** True when `value` is an {@link EventFlareError}, optionally with the given code. */
+export function isEventFlareError(value: unknown, code?: EventFlareErrorCode): value is EventFlareError {
+  return value instanceof EventFlareError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,123 @@
+import { compareEventIds, type EventId, parseEventId } from "../ids.js";
+
+/** One retained event: its id and its encoded frame, ready to write again. */
+export interface HistoryEntry {
+  readonly id: EventId;
+  readonly frame: Buffer;
+  /** When the entry was appended, from the history's clock, for the optional age limit. */
+  readonly at: number;
+}
+
+/** Why a Last-Event-ID could not be replayed from a history. */
+export type HistoryGapReason =
+  /** The id is not one this library issues (wrong shape, or too long). */
+  | "malformed"
+  /** The id is newer than anything this process issued: it comes from another server or a future clock. */
+  | "unknown"
+  /** Events after the id were dropped by the size or age limit, or issued before this process started. */
+  | "too-old";
+
+/** The result of asking a history for the events after a Last-Event-ID. */
+export type ReplayResult =
+  | { readonly ok: true; readonly entries: readonly HistoryEntry[] }
+  | { readonly ok: false; readonly reason: HistoryGapReason };
+
+/** What a history needs to know about the id space: the first and newest ids the process can have issued. */
+export interface IdBounds {
+  readonly floor: EventId;
+  readonly last: EventId;
+}
+
+/**
+ * A bounded ring of recent events, like a `ReplaySubject(size, age)` that can answer
+ * "everything after id X" and can tell when it no longer holds all of it.
+ */
+export class History {
+  private readonly ring: (HistoryEntry | undefined)[];
+  private start = 0;
+  private count = 0;
+  /** The newest id this history dropped; replay from below it has a gap. */
+  private droppedUpTo: EventId | undefined;
+
+  /**
+   * @param size Most entries kept; the oldest is dropped first.
+   * @param maxAge Oldest entry age in milliseconds, or undefined for no age limit.
+   * @param now The clock the age is measured with (a scheduler's `now`, so marble tests can drive it).
+   */
+  constructor(
+    readonly size: number,
+    private readonly maxAge: number | undefined = undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ring = new Array<HistoryEntry | undefined>(Math.min(size, 64));
+  }
+
+  /** Number of retained entries. */
+  get length(): number {
+    this.expire();
+    return this.count;
+  }
+
+  /** Appends an entry. Ids must be appended in increasing order. */
+  append(id: EventId, frame: Buffer): void {
+    if (this.count === this.size) this.dropOldest();
+    if (this.count === this.ring.length) this.grow();
+    this.ring[(this.start + this.count) % this.ring.length] = { id, frame, at: this.now() };
+    this.count += 1;
+  }
+
+  /**
+   * Every retained entry with an id above `lastEventId`, oldest first, or the reason that is not
+   * every event after it. The lookup is bounded: a hostile id costs a length check and one pass over the ring.
+   */
+  after(lastEventId: string, bounds: IdBounds): ReplayResult {
+    const since = parseEventId(lastEventId);
+    if (since === undefined) return { ok: false, reason: "malformed" };
+    if (compareEventIds(since, bounds.last) > 0) return { ok: false, reason: "unknown" };
+    if (compareEventIds(since, bounds.floor) < 0) return { ok: false, reason: "too-old" };
+    this.expire();
+    if (this.droppedUpTo !== undefined && compareEventIds(since, this.droppedUpTo) < 0) {
+      return { ok: false, reason: "too-old" };
+    }
+    const entries: HistoryEntry[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const entry = this.ring[(this.start + i) % this.ring.length] as HistoryEntry;
+      if (compareEventIds(entry.id, since) > 0) entries.push(entry);
+    }
+    return { ok: true, entries };
+  }
+
+  /** The newest `n` retained entries, oldest first. */
+  last(n: number): HistoryEntry[] {
+    this.expire();
+    const take = Math.min(n, this.count);
+    const out: HistoryEntry[] = [];
+    for (let i = this.count - take; i < this.count; i++) {
+      out.push(this.ring[(this.start + i) % this.ring.length] as HistoryEntry);
+    }
+    return out;
+  }
+
+  private expire(): void {
+    if (this.maxAge === undefined) return;
+    const cutoff = this.now() - this.maxAge;
+    while (this.count > 0 && (this.ring[this.start] as HistoryEntry).at < cutoff) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    this.droppedUpTo = (this.ring[this.start] as HistoryEntry).id;
+    this.ring[this.start] = undefined;
+    this.start = (this.start + 1) % this.ring.length;
+    this.count -= 1;
+  }
+
+  private grow(): void {
+    const next = Math.min(this.size, this.ring.length * 2);
+    const entries: (HistoryEntry | undefined)[] = [];
+    for (let i = 0; i < this.count; i++) entries.push(this.ring[(this.start + i) % this.ring.length]);
+    this.ring.length = 0;
+    this.ring.push(...entries);
+    this.ring.length = next;
+    this.start = 0;
+  }
+}

@@ -1,0 +1,19 @@
+export { encodeComment, encodeEvent, encodeRetry, type SseFields } from "./encode.js";
+export { EventFlareError, type EventFlareErrorCode, isEventFlareError } from "./errors.js";
+export { heartbeat } from "./heartbeat.js";
+export type { HistoryGapReason } from "./history/History.js";
+export { type RequestLike, readLastEventId } from "./lastEventId.js";
+export { messageToData } from "./message.js";
+export { DEFAULTS, type SessionOptions } from "./options.js";
+export {
+  type CloseReason,
+  ConnectionState,
+  HISTORY_GAP_EVENT,
+  type HistoryGapEvent,
+  type MessageSentEvent,
+  type SessionClosedEvent,
+  type SessionLifecycleEvent,
+  type SourceErrorEvent,
+} from "./session/lifecycle.js";
+export { type EventMap, type OutgoingEvent, Session, type SessionEmitterEvents } from "./session/Session.js";
+export type { NodeRequest, NodeResponse } from "./transport/nodeHttp.js";

@@ -1,0 +1,185 @@
+import { asyncScheduler, type SchedulerLike } from "rxjs";
+import { EventFlareError } from "./errors.js";
+
+/** Options for a {@link Session}. Every option is optional; the defaults are listed on each. */
+export interface SessionOptions {
+  /** Milliseconds between heartbeat comments that keep idle proxies from closing the stream. Defaults to `45000`. */
+  heartbeatInterval?: number;
+  /** Milliseconds the client waits before reconnecting, sent as `retry:` when the stream opens. Defaults to `1000`. */
+  retryInterval?: number;
+  /** Most events kept in this session's history for Last-Event-ID replay; any positive integer. Defaults to `100`. */
+  historySize?: number;
+  /** The session's id. A reconnect with the same id resumes its history. Defaults to a random UUID. */
+  sessionId?: string;
+  /**
+   * Milliseconds a closed session's history is kept for a reconnect with the same `sessionId`, after which it is
+   * dropped so memory stays bounded. Defaults to `300000` (5 minutes).
+   */
+  historyTtl?: number;
+  /**
+   * Bytes that may wait for this client's socket. Past it the session is closed with reason `slow-consumer`
+   * (the client can reconnect and replay from history). Defaults to `1048576` (1 MiB).
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Milliseconds over which writes are batched into one socket write. `0` batches within one event-loop turn,
+   * adding no more than a tick of latency. Defaults to `0`.
+   */
+  flushInterval?: number;
+  /** On a connection without Last-Event-ID, replay this many of the newest events from the session's history. Defaults to `0`. */
+  replayLast?: number;
+  /** Scheduler for the heartbeat and the history clock. Defaults to `asyncScheduler`; marble tests inject a `TestScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** {@link SessionOptions} with every default applied. */
+export interface ResolvedSessionOptions {
+  readonly heartbeatInterval: number;
+  readonly retryInterval: number;
+  readonly historySize: number;
+  readonly sessionId: string | undefined;
+  readonly historyTtl: number;
+  readonly maxBufferedBytes: number;
+  readonly flushInterval: number;
+  readonly replayLast: number;
+  readonly scheduler: SchedulerLike;
+}
+
+/** Options for a {@link BroadcastStream}. */
+export interface BroadcastStreamOptions {
+  /** Most events the channel keeps for Last-Event-ID replay; any positive integer. Defaults to `100`. */
+  historySize?: number;
+  /** Milliseconds after which a kept event is dropped from the channel history. Defaults to no age limit. */
+  historyMaxAge?: number;
+  /** On `register` of a session without Last-Event-ID, replay this many of the newest channel events. Defaults to `0`. */
+  replayLast?: number;
+  /** Scheduler for the history clock. Defaults to `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** {@link BroadcastStreamOptions} with every default applied. */
+export interface ResolvedBroadcastStreamOptions {
+  readonly historySize: number;
+  readonly historyMaxAge: number | undefined;
+  readonly replayLast: number;
+  readonly scheduler: SchedulerLike;
+}
+
+/** The defaults, in one place. */
+export const DEFAULTS = {
+  heartbeatInterval: 45_000,
+  retryInterval: 1_000,
+  historySize: 100,
+  historyTtl: 300_000,
+  maxBufferedBytes: 1024 * 1024,
+  flushInterval: 0,
+  replayLast: 0,
+} as const;
+
+const MAX_SESSION_ID_LENGTH = 256;
+/** setTimeout's limit; a longer delay fires at once, which is never what was meant. */
+const MAX_DELAY = 2 ** 31 - 1;
+
+type Check = (value: unknown) => string | undefined;
+
+const positiveDelay: Check = (v) =>
+  typeof v === "number" && Number.isFinite(v) && v >= 1 && v <= MAX_DELAY
+    ? undefined
+    : `a number of milliseconds from 1 to ${MAX_DELAY}`;
+const nonNegativeDelay: Check = (v) =>
+  typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_DELAY
+    ? undefined
+    : `a number of milliseconds from 0 to ${MAX_DELAY}`;
+const nonNegativeInteger: Check = (v) =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? undefined : "a non-negative integer";
+const positiveInteger: Check = (v) =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 1 ? undefined : "a positive integer";
+const sessionIdCheck: Check = (v) =>
+  typeof v === "string" && v.length >= 1 && v.length <= MAX_SESSION_ID_LENGTH
+    ? undefined
+    : `a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`;
+const schedulerCheck: Check = (v) =>
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as SchedulerLike).schedule === "function" &&
+  typeof (v as SchedulerLike).now === "function"
+    ? undefined
+    : "an RxJS SchedulerLike";
+
+const SESSION_CHECKS: Record<keyof SessionOptions, Check> = {
+  heartbeatInterval: positiveDelay,
+  retryInterval: nonNegativeInteger,
+  historySize: positiveInteger,
+  sessionId: sessionIdCheck,
+  historyTtl: nonNegativeDelay,
+  maxBufferedBytes: positiveInteger,
+  flushInterval: nonNegativeDelay,
+  replayLast: nonNegativeInteger,
+  scheduler: schedulerCheck,
+};
+
+const CHANNEL_CHECKS: Record<keyof BroadcastStreamOptions, Check> = {
+  historySize: positiveInteger,
+  historyMaxAge: positiveDelay,
+  replayLast: nonNegativeInteger,
+  scheduler: schedulerCheck,
+};
+
+/**
+ * Checks every given option (an `undefined` value means "use the default") and rejects unknown names,
+ * so a typo such as `heartbeatIntervall` fails loudly instead of silently using the default.
+ */
+function checkOptions<T extends object>(input: unknown, checks: Record<keyof T, Check>, owner: string): Partial<T> {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== "object" || Array.isArray(input)) {
+    throw new EventFlareError("INVALID_OPTION", `${owner} options must be an object, got ${typeof input}.`, {
+      field: "options",
+    });
+  }
+  for (const [name, value] of Object.entries(input)) {
+    const check = (checks as Record<string, Check>)[name];
+    if (check === undefined) {
+      const known = Object.keys(checks).join(", ");
+      throw new EventFlareError("INVALID_OPTION", `Unknown ${owner} option "${name}". Known options: ${known}.`, {
+        field: name,
+      });
+    }
+    if (value === undefined) continue;
+    const expected = check(value);
+    if (expected !== undefined) {
+      throw new EventFlareError(
+        "INVALID_OPTION",
+        `${owner} option "${name}" must be ${expected}, got ${String(value)}.`,
+        { field: name },
+      );
+    }
+  }
+  return input as Partial<T>;
+}
+
+/** Validates session options and fills in the defaults. @throws EventFlareError `INVALID_OPTION` */
+export function resolveSessionOptions(input: unknown): ResolvedSessionOptions {
+  const o = checkOptions<SessionOptions>(input, SESSION_CHECKS, "Session");
+  return {
+    heartbeatInterval: o.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
+    retryInterval: o.retryInterval ?? DEFAULTS.retryInterval,
+    historySize: o.historySize ?? DEFAULTS.historySize,
+    sessionId: o.sessionId,
+    historyTtl: o.historyTtl ?? DEFAULTS.historyTtl,
+    maxBufferedBytes: o.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+    flushInterval: o.flushInterval ?? DEFAULTS.flushInterval,
+    replayLast: o.replayLast ?? DEFAULTS.replayLast,
+    scheduler: o.scheduler ?? asyncScheduler,
+  };
+}
+
+/** Validates channel options and fills in the defaults. @throws EventFlareError `INVALID_OPTION` */
+export function resolveBroadcastStreamOptions(input: unknown): ResolvedBroadcastStreamOptions {
+  const o = checkOptions<BroadcastStreamOptions>(input, CHANNEL_CHECKS, "BroadcastStream");
+  return {
+    historySize: o.historySize ?? DEFAULTS.historySize,
+    historyMaxAge: o.historyMaxAge,
+    replayLast: o.replayLast ?? DEFAULTS.replayLast,
+    scheduler: o.scheduler ?? asyncScheduler,
+  };
+}

@@ -1,0 +1,58 @@
+import type { SchedulerLike } from "rxjs";
+
+/** Something with queued frames to write when the queue flushes. */
+export interface Flushable {
+  flush(): void;
+}
+
+/**
+ * Collects the writers that queued frames during one window and flushes them all together: one scheduled
+ * callback per window for every session, not one per session.
+ *
+ * A window of `0` ends with the current event-loop turn (`process.nextTick`), so a burst of broadcasts in one
+ * synchronous loop becomes one socket write per session, at the cost of at most one tick of latency.
+ * A longer window is scheduled on the given scheduler.
+ */
+class FlushQueue {
+  private dirty: Flushable[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly scheduler: SchedulerLike,
+  ) {}
+
+  add(writer: Flushable): void {
+    this.dirty.push(writer);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.windowMs === 0) process.nextTick(this.flush);
+    else this.scheduler.schedule(this.flush, this.windowMs);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const writers = this.dirty;
+    this.dirty = [];
+    for (const writer of writers) writer.flush();
+  };
+}
+
+const queues = new WeakMap<SchedulerLike, Map<number, FlushQueue>>();
+
+/** The flush queue shared by every session with this window and scheduler. */
+export function flushQueue(windowMs: number, scheduler: SchedulerLike): FlushQueue {
+  let byWindow = queues.get(scheduler);
+  if (byWindow === undefined) {
+    byWindow = new Map();
+    queues.set(scheduler, byWindow);
+  }
+  let queue = byWindow.get(windowMs);
+  if (queue === undefined) {
+    queue = new FlushQueue(windowMs, scheduler);
+    byWindow.set(windowMs, queue);
+  }
+  return queue;
+}
+
+export type { FlushQueue };
