@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeComment, encodeEvent, encodeRetry, EventFlareError } from "../src/index.js";
+import { EventFlareError, encodeComment, encodeEvent, encodeRetry } from "../src/index.js";
 
 describe("encodeEvent: exact wire text", () => {
   it("writes event, id and data fields in order, ending with a blank line", () => {
@@ -84,26 +84,27 @@ describe("encodeEvent: round trip through a spec parser", () => {
       .array(fc.constantFrom("a", " ", "\r", "\n", "\r\n", "😀", "\u2028", ""), { maxLength: 12 })
       .map((parts) => parts.join("")),
   );
-  const event = fc.record(
-    { data: dataValue, event: fieldValue, id: fieldValue },
-    { requiredKeys: ["data"] },
-  );
+  const event = fc.record({ data: dataValue, event: fieldValue, id: fieldValue }, { requiredKeys: ["data"] });
 
   it("returns every event exactly, whatever the chunk boundaries", () => {
     fc.assert(
-      fc.property(fc.array(event, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (events, cuts) => {
-        const bytes = Buffer.from(events.map((e) => encodeEvent(e)).join(""), "utf8");
-        const received = parseInChunks(bytes, cuts);
-        expect(received).toHaveLength(events.length);
-        received.forEach((got, i) => {
-          const sent = events[i] as (typeof events)[number];
-          expect(got.data).toBe(expectedData(sent.data));
-          // An empty event name means "message"; the parser reports it as undefined.
-          expect(got.event).toBe(sent.event === undefined || sent.event === "" ? undefined : sent.event);
-          // The parser keeps the last id seen; each of these events sets its own or inherits the previous.
-          if (sent.id !== undefined) expect(got.id).toBe(sent.id);
-        });
-      }),
+      fc.property(
+        fc.array(event, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (events, cuts) => {
+          const bytes = Buffer.from(events.map((e) => encodeEvent(e)).join(""), "utf8");
+          const received = parseInChunks(bytes, cuts);
+          expect(received).toHaveLength(events.length);
+          received.forEach((got, i) => {
+            const sent = events[i] as (typeof events)[number];
+            expect(got.data).toBe(expectedData(sent.data));
+            // An empty event name means "message"; the parser reports it as undefined.
+            expect(got.event).toBe(sent.event === undefined || sent.event === "" ? undefined : sent.event);
+            // The parser keeps the last id seen; each of these events sets its own or inherits the previous.
+            if (sent.id !== undefined) expect(got.id).toBe(sent.id);
+          });
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -2,6 +2,8 @@ import { History } from "../history/History.js";
 
 interface StoredHistory {
   history: History;
+  /** The TTL group the entry is idle in, while it is idle. */
+  idleTtl: number | undefined;
   /** Open sessions using this history. */
   users: number;
   /** When an unused history may be dropped (Date.now() milliseconds). */
@@ -18,11 +20,13 @@ interface StoredHistory {
 export class SessionHistoryStore {
   private readonly entries = new Map<string, StoredHistory>();
   /**
-   * Unused entries in release order. With one TTL for every session this is expiry order; with mixed TTLs a short
-   * one waits behind an earlier, longer one, so a history lives at least its TTL and at most the longest TTL in use.
+   * Unused entries grouped by TTL, each group in release order. Within one TTL, release order is expiry order,
+   * so a sweep stops at the first live entry of each group.
    */
-  private readonly idle = new Set<string>();
+  private readonly idleByTtl = new Map<number, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (Date.now() milliseconds). */
+  private timerAt = Number.POSITIVE_INFINITY;
 
   /** Number of histories held, open or idle. */
   get size(): number {
@@ -38,11 +42,14 @@ export class SessionHistoryStore {
   acquire(sessionId: string, size: number): History {
     let entry = this.entries.get(sessionId);
     if (entry === undefined) {
-      entry = { history: new History(size), users: 0, expiresAt: 0 };
+      entry = { history: new History(size), idleTtl: undefined, users: 0, expiresAt: 0 };
       this.entries.set(sessionId, entry);
     }
     entry.users += 1;
-    this.idle.delete(sessionId);
+    if (entry.idleTtl !== undefined) {
+      this.idleByTtl.get(entry.idleTtl)?.delete(sessionId);
+      entry.idleTtl = undefined;
+    }
     return entry.history;
   }
 
@@ -57,31 +64,46 @@ export class SessionHistoryStore {
       return;
     }
     entry.expiresAt = Date.now() + ttl;
-    this.idle.add(sessionId);
-    this.arm(ttl);
+    entry.idleTtl = ttl;
+    let group = this.idleByTtl.get(ttl);
+    if (group === undefined) {
+      group = new Set();
+      this.idleByTtl.set(ttl, group);
+    }
+    group.add(sessionId);
+    this.arm(entry.expiresAt);
   }
 
-  private arm(delay: number): void {
-    if (this.timer !== undefined) return;
-    this.timer = setTimeout(this.sweep, delay);
+  /** Makes sure the sweep runs by `at`: one timer for the store, moved earlier when a shorter TTL needs it. */
+  private arm(at: number): void {
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(this.sweep, Math.max(1, at - Date.now()));
     this.timer.unref();
   }
 
   /**
-   * Drops expired histories, oldest release first, stopping at the first one still within its TTL.
-   * The cost is proportional to what expires, not to how many histories are idle.
+   * Drops expired histories: in each TTL group, oldest release first, stopping at the first one still within its TTL.
+   * The cost is proportional to what expires and to the number of distinct TTLs, not to how many histories are idle.
    */
   private readonly sweep = (): void => {
     this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
     const now = Date.now();
-    for (const sessionId of this.idle) {
-      const entry = this.entries.get(sessionId);
-      if (entry !== undefined && entry.expiresAt > now) {
-        this.arm(entry.expiresAt - now);
-        return;
+    for (const [ttl, group] of this.idleByTtl) {
+      for (const sessionId of group) {
+        const entry = this.entries.get(sessionId);
+        if (entry !== undefined && entry.expiresAt > now) {
+          this.arm(entry.expiresAt);
+          break;
+        }
+        group.delete(sessionId);
+        this.entries.delete(sessionId);
       }
-      this.idle.delete(sessionId);
-      this.entries.delete(sessionId);
+      if (group.size === 0) this.idleByTtl.delete(ttl);
     }
   };
 }

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { History } from "../src/history/History.js";
+import { EventIdGenerator, formatEventId } from "../src/ids.js";
+
+function filled(size: number, count: number, options: { maxAge?: number; now?: () => number } = {}) {
+  let clock = 1_000_000;
+  const ids = new EventIdGenerator(() => clock);
+  const history = new History(size, options.maxAge, options.now ?? (() => clock));
+  const issued = Array.from({ length: count }, (_, i) => {
+    clock += 1;
+    const id = ids.next();
+    history.append(id, Buffer.from(`e${i}`));
+    return formatEventId(id);
+  });
+  return { history, ids, issued, tick: (ms: number) => (clock += ms) };
+}
+
+describe("History", () => {
+  it("replays every retained event after the given id, oldest first", () => {
+    const { history, ids, issued } = filled(10, 5);
+    const result = history.after(issued[1] as string, ids);
+    expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e2", "e3", "e4"]);
+  });
+
+  it("replays nothing, without a gap, after the newest id", () => {
+    const { history, ids, issued } = filled(10, 5);
+    expect(history.after(issued[4] as string, ids)).toEqual({ ok: true, entries: [] });
+  });
+
+  it("keeps only historySize entries and reports a gap below the window", () => {
+    const { history, ids, issued } = filled(3, 6);
+    expect(history.length).toBe(3);
+    expect(history.after(issued[0] as string, ids)).toEqual({ ok: false, reason: "too-old" });
+    expect(history.after(issued[1] as string, ids)).toEqual({ ok: false, reason: "too-old" });
+    // issued[2] was dropped, but nothing after it was: e3..e5 are all still here.
+    const result = history.after(issued[2] as string, ids);
+    expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e3", "e4", "e5"]);
+  });
+
+  it("accepts an id that belongs to another source, replaying what came after it", () => {
+    const { history, ids, issued } = filled(10, 4);
+    const [a, b] = issued[1]?.split("-").map(Number) as [number, number];
+    // An id issued between e1 and e2 by some other channel.
+    const between = `${a}-${b + 1}`;
+    const result = history.after(between, ids);
+    expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e2", "e3"]);
+  });
+
+  it.each(["", "abc", "1-", "-1", "1-2-3", "1.5-0", "x".repeat(10_000), "9".repeat(20) + "-0"])(
+    "reports %j as malformed",
+    (id) => {
+      const { history, ids } = filled(10, 3);
+      expect(history.after(id, ids)).toEqual({ ok: false, reason: "malformed" });
+    },
+  );
+
+  it("reports an id newer than anything issued as unknown, and one from before the process as too-old", () => {
+    const { history, ids } = filled(10, 3);
+    expect(history.after(`${ids.last.ms + 1000}-0`, ids)).toEqual({ ok: false, reason: "unknown" });
+    expect(history.after(`${ids.floor.ms - 1}-7`, ids)).toEqual({ ok: false, reason: "too-old" });
+  });
+
+  it("drops entries older than maxAge and then reports a gap below them", () => {
+    const { history, ids, issued, tick } = filled(100, 4, { maxAge: 50 });
+    tick(200);
+    expect(history.length).toBe(0);
+    expect(history.after(issued[0] as string, ids)).toEqual({ ok: false, reason: "too-old" });
+    expect(history.after(issued[3] as string, ids)).toEqual({ ok: true, entries: [] });
+  });
+
+  it("returns the newest n entries", () => {
+    const { history } = filled(5, 8);
+    expect(history.last(2).map((e) => e.frame.toString())).toEqual(["e6", "e7"]);
+    expect(history.last(50).map((e) => e.frame.toString())).toEqual(["e3", "e4", "e5", "e6", "e7"]);
+  });
+
+  it("grows its ring past the initial capacity without losing order", () => {
+    const { history } = filled(1000, 700);
+    expect(history.length).toBe(700);
+    expect(history.last(3).map((e) => e.frame.toString())).toEqual(["e697", "e698", "e699"]);
+  });
+});
