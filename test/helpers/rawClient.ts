@@ -1,4 +1,4 @@
-import { request } from "node:http";
+import { type Agent, request } from "node:http";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { waitFor } from "./server.js";
 
@@ -21,7 +21,7 @@ export interface RawClient {
 }
 
 /** Opens `url` with `GET`, like an EventSource would, and resolves once the response headers arrive. */
-export function connectRaw(url: string, headers: Record<string, string> = {}): Promise<RawClient> {
+export function connectRaw(url: string, headers: Record<string, string> = {}, agent?: Agent): Promise<RawClient> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const events: EventSourceMessage[] = [];
@@ -35,7 +35,7 @@ export function connectRaw(url: string, headers: Record<string, string> = {}): P
       onRetry: (ms) => retries.push(ms),
       onComment: (comment) => comments.push(comment),
     });
-    const req = request(url, { headers: { accept: "text/event-stream", ...headers } }, (res) => {
+    const req = request(url, { headers: { accept: "text/event-stream", ...headers }, ...(agent ? { agent } : {}) }, (res) => {
       res.on("data", (chunk: Buffer) => {
         chunks.push(chunk);
         parser.feed(decoder.decode(chunk, { stream: true }));
