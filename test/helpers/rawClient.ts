@@ -35,33 +35,37 @@ export function connectRaw(url: string, headers: Record<string, string> = {}, ag
       onRetry: (ms) => retries.push(ms),
       onComment: (comment) => comments.push(comment),
     });
-    const req = request(url, { headers: { accept: "text/event-stream", ...headers }, ...(agent ? { agent } : {}) }, (res) => {
-      res.on("data", (chunk: Buffer) => {
-        chunks.push(chunk);
-        parser.feed(decoder.decode(chunk, { stream: true }));
-      });
-      const end = (): void => {
-        ended = true;
-      };
-      res.on("end", end);
-      res.on("close", end);
-      res.on("error", end);
-      resolve({
-        status: res.statusCode ?? 0,
-        headers: res.headers,
-        text: () => Buffer.concat(chunks).toString("utf8"),
-        events,
-        retries,
-        comments,
-        ended: () => ended,
-        async waitForEvents(n, timeoutMs) {
-          await waitFor(() => events.length >= n, `${n} events (have ${events.length})`, timeoutMs);
-          return events;
-        },
-        waitForEnd: (timeoutMs) => waitFor(() => ended, "the stream to end", timeoutMs),
-        destroy: () => req.destroy(),
-      });
-    });
+    const req = request(
+      url,
+      { headers: { accept: "text/event-stream", ...headers }, ...(agent ? { agent } : {}) },
+      (res) => {
+        res.on("data", (chunk: Buffer) => {
+          chunks.push(chunk);
+          parser.feed(decoder.decode(chunk, { stream: true }));
+        });
+        const end = (): void => {
+          ended = true;
+        };
+        res.on("end", end);
+        res.on("close", end);
+        res.on("error", end);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text: () => Buffer.concat(chunks).toString("utf8"),
+          events,
+          retries,
+          comments,
+          ended: () => ended,
+          async waitForEvents(n, timeoutMs) {
+            await waitFor(() => events.length >= n, `${n} events (have ${events.length})`, timeoutMs);
+            return events;
+          },
+          waitForEnd: (timeoutMs) => waitFor(() => ended, "the stream to end", timeoutMs),
+          destroy: () => req.destroy(),
+        });
+      },
+    );
     req.on("error", (error) => {
       ended = true;
       reject(error);

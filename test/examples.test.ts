@@ -1,0 +1,62 @@
+import { EventSource } from "eventsource";
+import { afterEach, describe, expect, it } from "vitest";
+import { type RunningExample, startExample } from "./helpers/exampleProcess.js";
+
+// Examples import "event-flare" itself, so they run against the built package (npm test builds first).
+let running: RunningExample | undefined;
+let source: EventSource | undefined;
+
+afterEach(async () => {
+  source?.close();
+  source = undefined;
+  await running?.stop();
+  running = undefined;
+});
+
+/** Opens the stream with the real eventsource client and resolves with the first event of type `type`. */
+function firstEvent(url: string, type = "message"): Promise<MessageEvent> {
+  return new Promise((resolve, reject) => {
+    source = new EventSource(url);
+    source.addEventListener(type, (event) => resolve(event as MessageEvent));
+    source.onerror = (error) =>
+      reject(new Error(`EventSource error: ${String((error as { message?: string }).message)}`));
+  });
+}
+
+const snapshot = { stockName: "AAPL", currentStockPrice: "245.65" };
+
+describe("examples", () => {
+  it("node-http sends the seed snapshot, then time events", async () => {
+    running = await startExample("node-http");
+    const event = await firstEvent(running.url);
+    expect(JSON.parse(event.data)).toEqual(snapshot);
+    expect(event.lastEventId).toMatch(/^\d+-\d+$/);
+    const time = await new Promise<MessageEvent>((resolve) =>
+      source?.addEventListener("time", (e) => resolve(e as MessageEvent)),
+    );
+    expect(Number.isNaN(Date.parse(time.data))).toBe(false);
+  });
+
+  it("express sends a named event", async () => {
+    running = await startExample("express");
+    const event = await firstEvent(running.url, "AAPL-stock-price");
+    expect(JSON.parse(event.data)).toEqual(snapshot);
+  });
+
+  it("koa sends the seed snapshot through ctx.respond = false", async () => {
+    running = await startExample("koa");
+    const event = await firstEvent(running.url);
+    expect(JSON.parse(event.data)).toEqual(snapshot);
+  });
+
+  it("stock-ticker serves its page and streams prices", async () => {
+    running = await startExample("stock-ticker");
+    const page = await fetch(running.url);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await page.text()).toContain('new EventSource("/prices")');
+    const event = await firstEvent(`${running.url}/prices`, "price");
+    const tick = JSON.parse(event.data) as { symbol: string; price: string };
+    expect(tick.symbol).toMatch(/^[A-Z]+$/);
+    expect(Number(tick.price)).toBeGreaterThan(0);
+  });
+});
