@@ -8,6 +8,8 @@
  * - `SESSION_CLOSED`: the session has ended; it can send nothing more.
  * - `ALREADY_REGISTERED`: the session is already a member of this channel.
  * - `NOT_REGISTERED`: the session is not a member of this channel.
+ * - `PREDICATE_FAILED`: the predicate given to `broadcastSome` threw; nothing was sent.
+ * - `CHANNEL_CLOSED`: the channel was closed with `close()`; it accepts no more sessions or broadcasts.
  */
 export type EventFlareErrorCode =
   | "INVALID_FIELD"
@@ -16,7 +18,9 @@ export type EventFlareErrorCode =
   | "INVALID_ARGUMENT"
   | "SESSION_CLOSED"
   | "ALREADY_REGISTERED"
-  | "NOT_REGISTERED";
+  | "NOT_REGISTERED"
+  | "PREDICATE_FAILED"
+  | "CHANNEL_CLOSED";
 
 /**
  * The one error class event-flare throws. Switch on {@link EventFlareError.code}; the message says how to fix the call.

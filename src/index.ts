@@ -1,9 +1,22 @@
+export { BroadcastStream, type SessionSelector } from "./channel/BroadcastStream.js";
+export type {
+  BroadcastSuccessEvent,
+  ChannelEmitterEvents,
+  ChannelEvent,
+  ChannelLifecycleEvent,
+  ChannelSessionClosedEvent,
+  ChannelSourceErrorEvent,
+  DeregisterReason,
+  SessionDeregisteredEvent,
+  SessionRegisteredEvent,
+} from "./channel/lifecycle.js";
 export { encodeComment, encodeEvent, encodeRetry, type SseFields } from "./encode.js";
 export { EventFlareError, type EventFlareErrorCode, isEventFlareError } from "./errors.js";
 export { heartbeat } from "./heartbeat.js";
 export type { HistoryGapReason } from "./history/History.js";
 export { type RequestLike, readLastEventId } from "./lastEventId.js";
 export { messageToData } from "./message.js";
+export type { BroadcastStreamOptions } from "./options.js";
 export { DEFAULTS, type SessionOptions } from "./options.js";
 export {
   type CloseReason,

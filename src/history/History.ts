@@ -49,7 +49,8 @@ export class History {
     private readonly maxAge: number | undefined = undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.ring = new Array<HistoryEntry | undefined>(Math.min(size, 64));
+    // Starts small and doubles: an idle session's history costs a few slots, not historySize.
+    this.ring = new Array<HistoryEntry | undefined>(Math.min(size, 4));
   }
 
   /** Number of retained entries. */
@@ -58,12 +59,14 @@ export class History {
     return this.count;
   }
 
-  /** Appends an entry. Ids must be appended in increasing order. */
-  append(id: EventId, frame: Buffer): void {
+  /** Appends an entry and returns it. Ids must be appended in increasing order. */
+  append(id: EventId, frame: Buffer): HistoryEntry {
     if (this.count === this.size) this.dropOldest();
     if (this.count === this.ring.length) this.grow();
-    this.ring[(this.start + this.count) % this.ring.length] = { id, frame, at: this.now() };
+    const entry: HistoryEntry = { id, frame, at: this.now() };
+    this.ring[(this.start + this.count) % this.ring.length] = entry;
     this.count += 1;
+    return entry;
   }
 
   /**

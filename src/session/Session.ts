@@ -127,8 +127,7 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
     const id = processIds.next();
     const idText = formatEventId(id);
     const frame = Buffer.from(encodeEvent({ data, event: eventName, id: idText }));
-    this.history.append(id, frame);
-    this.writer.write({ id, frame });
+    this.writer.write(this.history.append(id, frame));
     this.dispatch({ type: "message-sent", sessionId: this.sessionId, id: idText, event: eventName, data });
     return idText;
   }
@@ -231,6 +230,11 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
       if (this.closedEvent !== undefined) this.lifecycleSubject.complete();
     }
     return this.lifecycleSubject.asObservable();
+  }
+
+  /** @internal The `session-closed` event once the session has closed, else undefined. */
+  get closeEvent(): SessionClosedEvent | undefined {
+    return this.closedEvent;
   }
 
   /** @internal Queues a frame encoded by a channel. Returns false when the session is closed. */
