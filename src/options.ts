@@ -13,7 +13,8 @@ export interface SessionOptions {
   sessionId?: string;
   /**
    * Milliseconds a closed session's history is kept for a reconnect with the same `sessionId`, after which it is
-   * dropped so memory stays bounded. Defaults to `300000` (5 minutes).
+   * dropped so memory stays bounded. Only applies to an explicit `sessionId` (a random one cannot be resumed, so
+   * its history goes at close). Defaults to `300000` (5 minutes).
    */
   historyTtl?: number;
   /**

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import {
+  BehaviorSubject,
   EmptyError,
   lastValueFrom,
   Observable,
@@ -67,6 +68,8 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
   /** The public multicast of channel events, created on first subscription. */
   private events: Subject<ChannelEvent> | undefined;
   private readonly members = new Map<string, Member<TEvents>>();
+  /** The member count as an observable, created on first use. */
+  private connections: BehaviorSubject<number> | undefined;
   /** Sources given to `broadcastFrom`, ended by `close()`. */
   private readonly sources = new Subscription();
   private closed = false;
@@ -131,6 +134,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     membership.add(this.frames.subscribe((frame) => session.deliver(frame)));
     membership.add(() => this.onLeave(member));
     this.members.set(sessionId, member);
+    this.connections?.next(this.members.size);
     session.hold(membership);
     this.dispatch({ type: "session-registered", channelId: this.channelId, sessionId });
     return membership;
@@ -150,6 +154,18 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
   /** The number of sessions registered in the channel. */
   getActiveConnections(): number {
     return this.members.size;
+  }
+
+  /**
+   * The number of registered sessions: the current count at once, then every change; completes when the
+   * channel closes. Useful to start an upstream only while somebody listens.
+   */
+  get activeConnections$(): Observable<number> {
+    if (this.connections === undefined) {
+      this.connections = new BehaviorSubject(this.members.size);
+      if (this.closed) this.connections.complete();
+    }
+    return this.connections.asObservable();
   }
 
   /** True when a session with this id is registered. */
@@ -248,6 +264,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     for (const member of [...this.members.values()]) this.leave(member, "channel-closed");
     this.frames.complete();
     this.events?.complete();
+    this.connections?.complete();
   }
 
   /** Subscribes to the channel's events (the multicast observable). */
@@ -364,7 +381,10 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
   /** The membership's teardown: the single place a member is removed, whichever way it leaves. */
   private onLeave(member: Member<TEvents>): void {
     const sessionId = member.session.getSessionId();
-    if (this.members.get(sessionId) === member) this.members.delete(sessionId);
+    if (this.members.get(sessionId) === member) {
+      this.members.delete(sessionId);
+      this.connections?.next(this.members.size);
+    }
     const closedEvent = member.session.closeEvent;
     const reason = member.leaving ?? (closedEvent !== undefined ? "session-closed" : "deregister");
     if (reason === "session-closed" && closedEvent !== undefined) {

@@ -63,6 +63,8 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
   private readonly connection: Connection;
   private readonly writer: SessionWriter;
   private readonly history: History;
+  /** How long the history outlives the session: `historyTtl` for an explicit `sessionId`, else 0. */
+  private readonly historyTtl: number;
   /** Everything the session holds: heartbeat, piped sources, channel memberships. Unsubscribed on close. */
   private readonly held = new Subscription();
   private readonly detachConnection: () => void;
@@ -87,6 +89,8 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
     this.options = resolveSessionOptions(options);
     this.connection = new NodeHttpConnection(req, res);
     const explicitId = this.options.sessionId !== undefined;
+    // A random id has no future either: no client can come back with it, so its history goes when it closes.
+    this.historyTtl = explicitId ? this.options.historyTtl : 0;
     this.sessionId = this.options.sessionId ?? randomUUID();
     this.lastEventId = readLastEventId(req);
     const resumed = sessionHistories.has(this.sessionId);
@@ -330,7 +334,7 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
     this.writer.close(graceful);
     if (graceful) this.connection.end();
     else if (reason !== "client-disconnect") this.connection.destroy();
-    sessionHistories.release(this.sessionId, this.options.historyTtl);
+    sessionHistories.release(this.sessionId, this.historyTtl);
     const event: SessionClosedEvent =
       error === undefined
         ? { type: "session-closed", sessionId: this.sessionId, reason }
