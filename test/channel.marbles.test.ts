@@ -17,7 +17,10 @@ beforeEach(async () => {
     const exchange = nextExchange(server.server);
     const client = connectRaw(`${server.url}/`);
     pairs.push(await exchange);
-    client.then((c) => clients.push(c), () => {});
+    client.then(
+      (c) => clients.push(c),
+      () => {},
+    );
   }
 });
 

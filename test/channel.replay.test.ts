@@ -201,11 +201,7 @@ describe("chaos: random server-side drops", () => {
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await waitFor(
-      () => received.every((list) => list.length >= EVENTS),
-      "every client to have every event",
-      60_000,
-    );
+    await waitFor(() => received.every((list) => list.length >= EVENTS), "every client to have every event", 60_000);
     const expected = Array.from({ length: EVENTS }, (_, i) => String(i));
     for (const list of received) expect(list).toEqual(expected);
     expect(drops).toBeGreaterThan(50);

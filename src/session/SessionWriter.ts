@@ -32,7 +32,7 @@ export class SessionWriter implements Flushable {
   /** True when this window's frames include replayed history and must be put in id order. */
   private hasReplay = false;
   private queuedBytes = 0;
-  /** Socket-buffered bytes measured at the last flush. */
+  /** Socket-buffered bytes as last measured (at the last flush, or when near the limit). */
   private bufferedAtFlush = 0;
   private closed = false;
 
@@ -54,7 +54,11 @@ export class SessionWriter implements Flushable {
       this.rest.push(frame);
     }
     this.queuedBytes += frame.frame.length;
-    if (this.queuedBytes + this.bufferedAtFlush > this.maxBufferedBytes) this.overflow();
+    if (this.queuedBytes + this.bufferedAtFlush > this.maxBufferedBytes) {
+      // The figure from the last flush may be stale (the socket drains in between): measure again before judging.
+      this.bufferedAtFlush = this.connection.bufferedBytes;
+      if (this.queuedBytes + this.bufferedAtFlush > this.maxBufferedBytes) this.overflow();
+    }
   }
 
   /** Queues replayed history (each list in id order); the next flush merges it with live frames by id. */
