@@ -49,6 +49,35 @@ describe("examples", () => {
     expect(JSON.parse(event.data)).toEqual(snapshot);
   });
 
+  it("broadcast sends broadcastAll to everyone and broadcastSome only to pro sessions", async () => {
+    running = await startExample("broadcast");
+    const free = new EventSource(`${running.url}/?plan=free`);
+    const pro = new EventSource(`${running.url}/?plan=pro`);
+    const seen = { free: [] as string[], pro: [] as string[] };
+    try {
+      for (const [name, es] of [
+        ["free", free],
+        ["pro", pro],
+      ] as const) {
+        es.onmessage = () => seen[name].push("message");
+        es.addEventListener("depth", () => seen[name].push("depth"));
+      }
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (seen.pro.includes("depth") && seen.free.filter((t) => t === "message").length >= 2) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 20);
+      });
+      expect(seen.free).not.toContain("depth");
+      expect(seen.pro).toContain("message");
+    } finally {
+      free.close();
+      pro.close();
+    }
+  });
+
   it("stock-ticker serves its page and streams prices", async () => {
     running = await startExample("stock-ticker");
     const page = await fetch(running.url);

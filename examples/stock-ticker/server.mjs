@@ -1,8 +1,9 @@
-// The `npm start` demo: a stock ticker. Prices come from an RxJS observable, and every browser that opens
-// the page gets them live through EventSource. In-memory only: no Redis, no database.
+// The `npm start` demo: a stock ticker. Prices come from an RxJS observable, broadcast on one channel, and every
+// browser that opens the page gets them live through EventSource; a reconnecting tab replays what it missed from
+// the channel history. In-memory only: no Redis, no database.
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { Session } from "event-flare";
+import { BroadcastStream, Session } from "event-flare";
 import { interval, map, share } from "rxjs";
 
 const PORT = Number(process.env.PORT ?? 3000);
@@ -23,6 +24,9 @@ const prices$ = interval(500).pipe(
   share(),
 );
 
+const ticker = new BroadcastStream("prices", { historySize: 500 });
+ticker.broadcastFrom(prices$, "price");
+
 const server = http.createServer((req, res) => {
   if (req.url === "/" || req.url === "/index.html") {
     res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
@@ -35,7 +39,7 @@ const server = http.createServer((req, res) => {
     for (const [symbol, price] of Object.entries(symbols)) {
       session.sendMessage({ symbol, price: price.toFixed(2), change: "0.00", at: new Date().toISOString() }, "price");
     }
-    session.pipeFrom(prices$, "price");
+    ticker.register(session);
     return;
   }
   res.writeHead(404).end();

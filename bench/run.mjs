@@ -1,0 +1,624 @@
+// Broadcast benchmark: event-flare against a raw node:http fan-out, better-sse and sse-channel.
+//
+//   npm run bench                      full matrix: N = 100, 1000, 5000; 3 repeats (takes a while)
+//   node bench/run.mjs --quick         N = 100, 1000; 1 repeat; idle-memory phase with 1000 connections
+//   node bench/run.mjs --only=5000     only these N (comma-separated) in the throughput phase
+//
+// Other flags: --repeats=K  --messages=M  --impl=raw,event-flare,…  --payloads=64,1024  --paces=immediate,burst
+//              --mem-n=N  --skip-mem  --mem-only  --cell-timeout=SECONDS  --pin (taskset: server CPU 0, client CPU 1)
+//              --cpu-prof[=impl,…]  (server children write .cpuprofile files to bench/results/profiles/)
+//              --heap-snapshot      (idle-memory servers write heap snapshots before/after connecting)
+// BENCH_QUICK=1 in the environment is the same as --quick.
+//
+// Layout: this orchestrator forks, for each implementation and N, a SERVER child (server.mjs: the implementation
+// alone, measured with process.cpuUsage/memoryUsage) and a CLIENT child (client.mjs: N TCP connections that verify
+// every event). Implementations are interleaved (A B C D E A B C D E …) within each repeat; the report gives
+// medians over repeats and ratios to raw. Writes bench/results/bench-<date>.json and .md; prints markdown.
+// Exits non-zero when any client misses, duplicates or reorders an event, or anything times out.
+import { execFileSync, fork } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { median } from "./common.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const resultsDir = path.join(here, "results");
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+function parseArgs(argv) {
+  const out = {};
+  for (const arg of argv) {
+    const match = /^--([^=]+)(?:=(.*))?$/.exec(arg);
+    if (match === null) throw new Error(`unknown argument ${arg}`);
+    out[match[1]] = match[2] ?? true;
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const known = new Set([
+  "quick",
+  "only",
+  "repeats",
+  "messages",
+  "impl",
+  "payloads",
+  "paces",
+  "mem-n",
+  "skip-mem",
+  "mem-only",
+  "cell-timeout",
+  "pin",
+  "cpu-prof",
+  "heap-snapshot",
+]);
+for (const name of Object.keys(args)) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
+
+const list = (value) => String(value).split(",").filter(Boolean);
+const quick = args.quick === true || process.env.BENCH_QUICK === "1";
+const allNs = quick ? [100, 1000] : [100, 1000, 5000];
+const Ns = args.only !== undefined ? list(args.only).map(Number) : allNs;
+const repeats = Number(args.repeats ?? (quick ? 1 : 3));
+const M = Number(args.messages ?? 200);
+const WARMUP = 20;
+const payloads = args.payloads !== undefined ? list(args.payloads).map(Number) : [64, 1024];
+const paces = args.paces !== undefined ? list(args.paces) : ["immediate", "burst"];
+const memN = Number(args["mem-n"] ?? (quick ? 1000 : 5000));
+const cellTimeoutMs = Number(args["cell-timeout"] ?? 300) * 1000;
+const connectTimeoutMs = 120_000;
+
+const IMPLEMENTATIONS = [
+  { key: "raw", impl: "raw", label: "raw node:http" },
+  { key: "event-flare", impl: "event-flare", flushInterval: 0, label: "event-flare" },
+  { key: "better-sse", impl: "better-sse", label: "better-sse 0.16" },
+  { key: "sse-channel", impl: "sse-channel", label: "sse-channel 4" },
+  {
+    key: "event-flare-fi10",
+    impl: "event-flare",
+    flushInterval: 10,
+    label: "event-flare flushInterval 10",
+    paces: ["immediate"],
+    memory: false,
+  },
+];
+const implFilter = args.impl !== undefined ? new Set(list(args.impl)) : undefined;
+const impls = IMPLEMENTATIONS.filter((i) => implFilter === undefined || implFilter.has(i.key));
+if (impls.length === 0) throw new Error(`--impl matched nothing; known: ${IMPLEMENTATIONS.map((i) => i.key)}`);
+for (const n of Ns) if (!Number.isInteger(n) || n < 1) throw new Error(`bad N ${n}`);
+for (const pace of paces) if (pace !== "immediate" && pace !== "burst") throw new Error(`bad pace ${pace}`);
+
+const cpuProf = args["cpu-prof"];
+const cpuProfImpls = cpuProf === true ? undefined : cpuProf !== undefined ? new Set(list(cpuProf)) : new Set();
+const profileDir = path.join(resultsDir, "profiles");
+const snapshotDir = args["heap-snapshot"] === true ? path.join(resultsDir, "snapshots") : undefined;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Children: always killed on exit, never waited on without a timeout.
+
+const live = new Set();
+function killAll() {
+  for (const proc of live) {
+    try {
+      proc.kill("SIGKILL");
+    } catch {}
+  }
+}
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    process.stderr.write(`\n${signal}: stopping children\n`);
+    killAll();
+    process.exit(130);
+  });
+}
+
+/** Rejects as soon as any child reports an error or dies: every wait races against it. */
+let rejectFatal;
+const fatal = new Promise((_, reject) => {
+  rejectFatal = reject;
+});
+fatal.catch(() => {});
+const step = (promise) => Promise.race([promise, fatal]);
+
+class Child {
+  constructor(label, script, config, execArgv = [], cpu = undefined) {
+    this.label = label;
+    this.queue = [];
+    this.waiters = [];
+    this.exiting = false;
+    this.proc = fork(path.join(here, script), [JSON.stringify(config)], {
+      execArgv: ["--expose-gc", ...execArgv],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    live.add(this.proc);
+    if (cpu !== undefined) {
+      try {
+        execFileSync("taskset", ["-a", "-p", "-c", String(cpu), String(this.proc.pid)], { stdio: "ignore" });
+      } catch (error) {
+        process.stderr.write(`taskset failed (${error.message}); running unpinned\n`);
+      }
+    }
+    this.proc.on("message", (msg) => this.deliver(msg));
+    this.exited = new Promise((resolve) => {
+      this.proc.on("exit", (code, signal) => {
+        live.delete(this.proc);
+        if (!this.exiting) this.abort(new Error(`${label} exited unexpectedly (code ${code}, signal ${signal})`));
+        resolve();
+      });
+    });
+  }
+
+  deliver(msg) {
+    if (msg.type === "error") {
+      this.abort(new Error(`${this.label}: ${msg.message}`));
+      return;
+    }
+    const i = this.waiters.findIndex((w) => w.type === msg.type);
+    if (i === -1) {
+      this.queue.push(msg);
+      return;
+    }
+    const [waiter] = this.waiters.splice(i, 1);
+    clearTimeout(waiter.timer);
+    waiter.resolve(msg);
+  }
+
+  abort(error) {
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+    rejectFatal(error);
+  }
+
+  /** The next message of this type (queued or future), or a rejection after timeoutMs. */
+  next(type, timeoutMs) {
+    const i = this.queue.findIndex((m) => m.type === type);
+    if (i !== -1) return Promise.resolve(this.queue.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const waiter = { type, resolve, reject };
+      waiter.timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`${this.label}: no "${type}" within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  send(msg) {
+    this.proc.send(msg);
+  }
+
+  async stop() {
+    this.exiting = true;
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    try {
+      this.proc.send({ cmd: "exit" });
+    } catch {}
+    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function serverArgv(impl, tag) {
+  if (cpuProf === undefined || (cpuProfImpls !== undefined && !cpuProfImpls.has(impl.key))) return [];
+  mkdirSync(profileDir, { recursive: true });
+  return ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${impl.key}-${tag}.cpuprofile`];
+}
+
+const pin = args.pin === true;
+const SERVER_CPU = pin ? 0 : undefined;
+const CLIENT_CPU = pin ? 1 : undefined;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Phases
+
+const log = (line) => process.stderr.write(`${line}\n`);
+const fmtInt = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
+const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
+const sizeLabel = (size) => (size >= 1024 && size % 1024 === 0 ? `${size / 1024} KiB` : `${size} B`);
+
+/** Idle memory: bytes per connection after N streams are open and idle, full GC before both readings. */
+async function memoryPhase(impl, n, repeat) {
+  const config = { impl: impl.impl, flushInterval: impl.flushInterval, snapshotDir };
+  if (snapshotDir !== undefined) mkdirSync(snapshotDir, { recursive: true });
+  const server = new Child(`server ${impl.key} (memory)`, "server.mjs", config, [], SERVER_CPU);
+  try {
+    const { port } = await step(server.next("listening", 15_000));
+    server.send({ cmd: "mem", label: "before" });
+    const before = await step(server.next("mem", 60_000));
+    const client = new Child(`client ${impl.key} (memory)`, "client.mjs", { port, n }, [], CLIENT_CPU);
+    try {
+      server.send({ cmd: "wait-clients", n });
+      await step(Promise.all([client.next("connected", connectTimeoutMs), server.next("clients", connectTimeoutMs)]));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      server.send({ cmd: "mem", label: "after" });
+      const after = await step(server.next("mem", 60_000));
+      if (after.count !== n) throw new Error(`${impl.key}: ${after.count} streams registered, expected ${n}`);
+      const per = (field) => (after.memory[field] - before.memory[field]) / n;
+      const result = {
+        repeat,
+        impl: impl.key,
+        n,
+        heapPerConn: per("heapUsed"),
+        rssPerConn: per("rss"),
+        externalPerConn: per("external"),
+        arrayBuffersPerConn: per("arrayBuffers"),
+        before: before.memory,
+        after: after.memory,
+        snapshots: [before.snapshot, after.snapshot].filter(Boolean),
+      };
+      log(
+        `[r${repeat + 1}] memory ${impl.key.padEnd(16)} N=${n}: heap ${fmtInt(result.heapPerConn)} B/conn, ` +
+          `RSS ${fmtInt(result.rssPerConn)} B/conn`,
+      );
+      return result;
+    } finally {
+      await client.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** One server + one client for (implementation, N): warm-up, then every (payload, pace) cell on the same streams. */
+async function throughputGroup(impl, n, repeat) {
+  const server = new Child(
+    `server ${impl.key} N=${n}`,
+    "server.mjs",
+    { impl: impl.impl, flushInterval: impl.flushInterval },
+    serverArgv(impl, `N${n}-r${repeat + 1}`),
+    SERVER_CPU,
+  );
+  try {
+    const { port } = await step(server.next("listening", 15_000));
+    const client = new Child(`client ${impl.key} N=${n}`, "client.mjs", { port, n }, [], CLIENT_CPU);
+    try {
+      server.send({ cmd: "wait-clients", n });
+      const [connected] = await step(
+        Promise.all([client.next("connected", connectTimeoutMs), server.next("clients", connectTimeoutMs)]),
+      );
+      log(`[r${repeat + 1}] ${impl.key} N=${n}: ${n} streams open in ${fmt(connected.ms, 0)} ms`);
+      let seq = 0;
+
+      const runCell = async (m, size, pace) => {
+        client.send({ cmd: "expect", seqStart: seq, m, size });
+        await step(client.next("armed", 30_000));
+        server.send({ cmd: "run", seqStart: seq, m, size, pace });
+        let broadcast;
+        let done;
+        try {
+          [broadcast, done] = await step(
+            Promise.all([server.next("broadcast-done", cellTimeoutMs), client.next("cell-done", cellTimeoutMs)]),
+          );
+        } catch (error) {
+          if (!/within/.test(error.message)) throw error;
+          client.send({ cmd: "status" });
+          const status = await client.next("status", 5000).catch(() => undefined);
+          throw new Error(`${error.message}; client status: ${JSON.stringify(status)}`);
+        }
+        server.send({ cmd: "cpu" });
+        const cpu = await step(server.next("cpu", 30_000));
+        seq += m;
+        const events = n * m;
+        if (done.events !== events) throw new Error(`${impl.key}: ${done.events} events counted, expected ${events}`);
+        const elapsedUs = done.tLast - broadcast.t0;
+        const serverCpuUs = cpu.user + cpu.system;
+        return {
+          repeat,
+          impl: impl.key,
+          n,
+          size,
+          pace,
+          m,
+          events,
+          elapsedUs,
+          eventsPerSec: events / (elapsedUs / 1e6),
+          serverCpuUs,
+          serverUserUs: cpu.user,
+          serverSystemUs: cpu.system,
+          cpuPer1k: serverCpuUs / (events / 1000),
+          broadcastLoopUs: broadcast.tEnd - broadcast.t0,
+          latencyP50Us: done.latency.p50,
+          latencyP90Us: done.latency.p90,
+          latencyP99Us: done.latency.p99,
+          latencyMaxUs: done.latency.max,
+          clientCpuPct: (100 * done.clientCpuUs) / elapsedUs,
+        };
+      };
+
+      // Warm-up (JIT, socket buffers), discarded: WARMUP small events at each pace.
+      for (const pace of impl.paces ?? paces) if (paces.includes(pace)) await runCell(WARMUP, 64, pace);
+
+      const cells = [];
+      for (const size of payloads)
+        for (const pace of impl.paces ?? paces) if (paces.includes(pace)) cells.push([size, pace]);
+      // Rotate the cell order by repeat, so no cell always runs first (or last) on a fresh server.
+      const rotated = cells.map((_, i) => cells[(i + repeat) % cells.length]);
+      const results = [];
+      for (const [size, pace] of rotated) {
+        const r = await runCell(M, size, pace);
+        results.push(r);
+        log(
+          `[r${repeat + 1}] ${impl.key.padEnd(16)} N=${String(n).padStart(4)} ${sizeLabel(size).padStart(6)} ` +
+            `${pace.padEnd(9)}: ${fmtInt(r.eventsPerSec).padStart(9)} ev/s, ${fmt(r.cpuPer1k / 1000)} µs CPU/ev, ` +
+            `p50 ${fmt(r.latencyP50Us / 1000)} ms, p99 ${fmt(r.latencyP99Us / 1000)} ms, client CPU ${fmt(r.clientCpuPct, 0)} %`,
+        );
+      }
+      client.send({ cmd: "verify", total: seq });
+      const verified = await step(client.next("verified", 30_000));
+      if (!verified.ok) throw new Error(`${impl.key} N=${n}: verification failed: ${verified.errors.join("; ")}`);
+      return results;
+    } finally {
+      await client.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+function machineInfo() {
+  let cpuModel = os.cpus()[0]?.model ?? "unknown";
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
+    if (line !== undefined) cpuModel = line.split(":")[1].trim();
+  } catch {}
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8" }).trim();
+    if (dirty !== "") commit += " (src/ modified)";
+  } catch {}
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cpuModel,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    commit,
+    command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+  };
+}
+
+function aggregate(runs) {
+  const groups = new Map();
+  for (const r of runs) {
+    const key = `${r.impl}|${r.n}|${r.size}|${r.pace}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  const cells = new Map();
+  for (const [key, rs] of groups) {
+    const m = (field) => median(rs.map((r) => r[field]));
+    cells.set(key, {
+      impl: rs[0].impl,
+      n: rs[0].n,
+      size: rs[0].size,
+      pace: rs[0].pace,
+      repeats: rs.length,
+      eventsPerSec: m("eventsPerSec"),
+      cpuPer1k: m("cpuPer1k"),
+      latencyP50Us: m("latencyP50Us"),
+      latencyP99Us: m("latencyP99Us"),
+      clientCpuPct: m("clientCpuPct"),
+      spread: [Math.min(...rs.map((r) => r.eventsPerSec)), Math.max(...rs.map((r) => r.eventsPerSec))],
+    });
+  }
+  return cells;
+}
+
+function aggregateMemory(mem) {
+  const out = new Map();
+  for (const impl of new Set(mem.map((r) => r.impl))) {
+    const rs = mem.filter((r) => r.impl === impl);
+    out.set(impl, {
+      impl,
+      n: rs[0].n,
+      repeats: rs.length,
+      heapPerConn: median(rs.map((r) => r.heapPerConn)),
+      rssPerConn: median(rs.map((r) => r.rssPerConn)),
+      externalPerConn: median(rs.map((r) => r.externalPerConn)),
+    });
+  }
+  return out;
+}
+
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : Number.NaN);
+const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
+
+function markdown(info, cells, memory) {
+  const lines = [];
+  lines.push(`Machine: ${info.nproc} × ${info.cpuModel}, ${info.memoryGiB} GiB, ${info.platform}, Node ${info.node}.`);
+  lines.push(`Date: ${info.date}. Commit: ${info.commit}. Command: \`${info.command}\`.`);
+  lines.push(
+    `M = ${M} broadcasts per cell, medians of ${repeats} repeat(s); × raw = ratio to raw node:http in the same cell.`,
+  );
+  lines.push("");
+  const order = IMPLEMENTATIONS.map((i) => i.key);
+  for (const n of Ns) {
+    const rows = [...cells.values()].filter((c) => c.n === n);
+    if (rows.length === 0) continue;
+    lines.push(`### N = ${n} clients`);
+    lines.push("");
+    lines.push(
+      "| payload | pace | implementation | events/s | × raw | server CPU µs / 1000 events | × raw | latency p50 ms | p99 ms | p99 × raw | client CPU % |",
+    );
+    lines.push("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for (const size of payloads) {
+      for (const pace of paces) {
+        const raw = cells.get(`raw|${n}|${size}|${pace}`);
+        for (const key of order) {
+          const c = cells.get(`${key}|${n}|${size}|${pace}`);
+          if (c === undefined) continue;
+          const label = IMPLEMENTATIONS.find((i) => i.key === key).label;
+          lines.push(
+            `| ${sizeLabel(size)} | ${pace} | ${label} | ${fmtInt(c.eventsPerSec)} | ${x(ratio(c.eventsPerSec, raw?.eventsPerSec))} | ` +
+              `${fmtInt(c.cpuPer1k)} | ${x(ratio(c.cpuPer1k, raw?.cpuPer1k))} | ${fmt(c.latencyP50Us / 1000)} | ` +
+              `${fmt(c.latencyP99Us / 1000)} | ${x(ratio(c.latencyP99Us, raw?.latencyP99Us))} | ${fmt(c.clientCpuPct, 0)} |`,
+          );
+        }
+      }
+    }
+    lines.push("");
+  }
+  if (memory.size > 0) {
+    const raw = memory.get("raw");
+    lines.push(`### Idle memory per connection (N = ${[...memory.values()][0].n}, after full GC)`);
+    lines.push("");
+    lines.push("| implementation | heap bytes / conn | × raw | RSS bytes / conn | × raw | external bytes / conn |");
+    lines.push("|---|--:|--:|--:|--:|--:|");
+    for (const key of order) {
+      const m = memory.get(key);
+      if (m === undefined) continue;
+      const label = IMPLEMENTATIONS.find((i) => i.key === key).label;
+      lines.push(
+        `| ${label} | ${fmtInt(m.heapPerConn)} | ${x(ratio(m.heapPerConn, raw?.heapPerConn))} | ${fmtInt(m.rssPerConn)} | ` +
+          `${x(ratio(m.rssPerConn, raw?.rssPerConn))} | ${fmtInt(m.externalPerConn)} |`,
+      );
+    }
+    lines.push("");
+  }
+  const targets = evaluateTargets(cells, memory);
+  if (targets.length > 0) {
+    lines.push("### Targets for event-flare");
+    lines.push("");
+    lines.push("| target | cell | measured | met |");
+    lines.push("|---|---|--:|:-:|");
+    for (const t of targets) lines.push(`| ${t.target} | ${t.cell} | ${t.measured} | ${t.met ? "yes" : "**no**"} |`);
+    lines.push("");
+  }
+  return { text: lines.join("\n"), targets };
+}
+
+function evaluateTargets(cells, memory) {
+  const out = [];
+  const get = (impl, n, size, pace) => cells.get(`${impl}|${n}|${size}|${pace}`);
+  for (const n of Ns.filter((v) => v >= 1000)) {
+    for (const size of payloads) {
+      for (const pace of paces) {
+        const ef = get("event-flare", n, size, pace);
+        const raw = get("raw", n, size, pace);
+        const bs = get("better-sse", n, size, pace);
+        const cell = `N=${n}, ${sizeLabel(size)}, ${pace}`;
+        if (ef !== undefined && raw !== undefined) {
+          const r = ratio(ef.eventsPerSec, raw.eventsPerSec);
+          out.push({ target: "events/s ≥ 0.9× raw", cell, measured: x(r), met: r >= 0.9 });
+          const c = ratio(ef.cpuPer1k, raw.cpuPer1k);
+          out.push({ target: "CPU per delivered event ≤ 1.1× raw", cell, measured: x(c), met: c <= 1.1 });
+        }
+        if (pace === "burst" && ef !== undefined && bs !== undefined) {
+          const r = ratio(ef.eventsPerSec, bs.eventsPerSec);
+          out.push({ target: "burst events/s ≥ 4× better-sse", cell, measured: x(r), met: r >= 4 });
+        }
+      }
+    }
+  }
+  for (const size of payloads) {
+    const fi = get("event-flare-fi10", 5000, size, "immediate");
+    const raw = get("raw", 5000, size, "immediate");
+    if (fi !== undefined && raw !== undefined) {
+      const r = ratio(fi.eventsPerSec, raw.eventsPerSec);
+      out.push({
+        target: "flushInterval 10 events/s ≥ 2× raw (immediate)",
+        cell: `N=5000, ${sizeLabel(size)}, immediate`,
+        measured: x(r),
+        met: r >= 2,
+      });
+    }
+  }
+  const efMem = memory.get("event-flare");
+  const rawMem = memory.get("raw");
+  if (efMem !== undefined && rawMem !== undefined) {
+    const r = ratio(efMem.heapPerConn, rawMem.heapPerConn);
+    out.push({ target: "heap per idle connection ≤ 1.25× raw", cell: `N=${efMem.n}`, measured: x(r), met: r <= 1.25 });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Main
+
+const info = machineInfo();
+const stamp = info.date.replace(/[:.]/g, "-");
+mkdirSync(resultsDir, { recursive: true });
+const jsonPath = path.join(resultsDir, `bench-${stamp}.json`);
+const mdPath = path.join(resultsDir, `bench-${stamp}.md`);
+const runs = [];
+const mem = [];
+const settings = { quick, Ns, repeats, M, warmup: WARMUP, payloads, paces, memN, impls: impls.map((i) => i.key), pin };
+
+function save(status, error) {
+  const cells = aggregate(runs);
+  const memory = aggregateMemory(mem);
+  const { text, targets } = markdown(info, cells, memory);
+  writeFileSync(
+    jsonPath,
+    `${JSON.stringify(
+      {
+        status,
+        error,
+        info,
+        settings,
+        runs,
+        memoryRuns: mem,
+        medians: [...cells.values()],
+        memory: [...memory.values()],
+        targets,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  writeFileSync(mdPath, `${text}\n`);
+  return text;
+}
+
+async function main() {
+  log(`event-flare bench: ${JSON.stringify(settings)}`);
+  log(`${info.nproc} × ${info.cpuModel}, node ${info.node}; results -> ${path.relative(process.cwd(), jsonPath)}`);
+  const started = Date.now();
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    if (args["skip-mem"] !== true) {
+      for (const impl of impls) {
+        if (impl.memory === false) continue;
+        mem.push(await memoryPhase(impl, memN, repeat));
+        save("running");
+      }
+    }
+    if (args["mem-only"] !== true) {
+      for (const n of Ns) {
+        for (const impl of impls) {
+          runs.push(...(await throughputGroup(impl, n, repeat)));
+          save("running");
+        }
+      }
+    }
+  }
+  const text = save("complete");
+  process.stdout.write(`\n${text}\n`);
+  log(`done in ${fmt((Date.now() - started) / 60000, 1)} min; ${path.relative(process.cwd(), jsonPath)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    killAll();
+    log(`\nBENCH FAILED: ${error.stack ?? error}`);
+    try {
+      save("failed", String(error.message ?? error));
+      log(`partial results: ${path.relative(process.cwd(), jsonPath)}`);
+    } catch {}
+    process.exit(1);
+  },
+);

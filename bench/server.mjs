@@ -1,0 +1,193 @@
+// The SERVER child: one implementation behind a plain node:http server on 127.0.0.1, driven over IPC by run.mjs.
+// Its CPU and memory are measured here, alone: the clients live in another process.
+//
+// argv[2] is JSON: { impl: "raw" | "event-flare" | "better-sse" | "sse-channel", flushInterval?, snapshotDir? }
+//
+// IPC in:  { cmd: "wait-clients", n }  -> { type: "clients", count } once n streams are registered
+//          { cmd: "mem" , label }      -> { type: "mem", label, memory, count } after a full GC
+//          { cmd: "run", seqStart, m, size, pace } -> { type: "broadcast-done", t0, tEnd }
+//          { cmd: "cpu" }              -> { type: "cpu", user, system } since the start of the last run
+//          { cmd: "exit" }
+import http from "node:http";
+import path from "node:path";
+import v8 from "node:v8";
+import { bindToParent, fullGc, makePayload, nowUs, toParent } from "./common.mjs";
+
+const config = JSON.parse(process.argv[2]);
+bindToParent(`server(${config.impl})`);
+
+const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache",
+  Connection: "keep-alive",
+};
+
+/**
+ * Each implementation: handle(req, res) adds a stream, broadcast(seq, data) sends one event to all of them,
+ * count() says how many are registered. `seq` is the benchmark's event number; implementations that accept
+ * an explicit id get `seq + 1` (so it is never 0, which sse-channel would treat as "no id").
+ */
+async function createImpl(name) {
+  switch (name) {
+    case "raw": {
+      // The practical limit: encode once into one Buffer, res.write it to every response. Nothing else.
+      const clients = [];
+      return {
+        handle(req, res) {
+          res.writeHead(200, SSE_HEADERS);
+          res.write("retry: 1000\n\n");
+          clients.push(res);
+          res.on("close", () => {
+            const i = clients.indexOf(res);
+            if (i !== -1) clients.splice(i, 1);
+          });
+        },
+        broadcast(seq, data) {
+          const frame = Buffer.from(`id: ${seq + 1}\ndata: ${data}\n\n`);
+          for (let i = 0; i < clients.length; i++) clients[i].write(frame);
+        },
+        count: () => clients.length,
+      };
+    }
+    case "event-flare": {
+      const { Session, BroadcastStream } = await import("event-flare");
+      const channel = new BroadcastStream("bench");
+      const options = { heartbeatInterval: 45_000, flushInterval: config.flushInterval ?? 0 };
+      return {
+        handle(req, res) {
+          channel.register(new Session(req, res, options));
+        },
+        broadcast(_seq, data) {
+          channel.broadcastAll(data);
+        },
+        count: () => channel.getActiveConnections(),
+      };
+    }
+    case "better-sse": {
+      const { createChannel, createSession } = await import("better-sse");
+      const channel = createChannel();
+      // keepAlive matched to event-flare's 45 s heartbeat (default 10 s); everything else default, including the
+      // JSON.stringify serializer (so the data line is the payload in quotes) and the 2 s retry line.
+      return {
+        handle(req, res) {
+          createSession(req, res, { keepAlive: 45_000 }).then(
+            (session) => channel.register(session),
+            (error) => toParent({ type: "error", message: `better-sse createSession: ${error}` }),
+          );
+        },
+        broadcast(seq, data) {
+          channel.broadcast(data, "message", { eventId: String(seq + 1) });
+        },
+        count: () => channel.sessionCount,
+      };
+    }
+    case "sse-channel": {
+      const { default: SseChannel } = await import("sse-channel");
+      // History needs an id on every message; kept at 100 entries like event-flare's channel default (its own
+      // default is 500). Pings matched to event-flare's 45 s heartbeat (default 20 s).
+      const channel = new SseChannel({ historySize: 100, pingInterval: 45_000 });
+      return {
+        handle(req, res) {
+          channel.addClient(req, res);
+        },
+        broadcast(seq, data) {
+          channel.send({ id: seq + 1, data });
+        },
+        count: () => channel.getConnectionCount(),
+      };
+    }
+    default:
+      throw new Error(`unknown implementation ${name}`);
+  }
+}
+
+const impl = await createImpl(config.impl);
+const server = http.createServer((req, res) => impl.handle(req, res));
+server.on("clientError", (error, socket) => {
+  toParent({ type: "error", message: `server clientError: ${error.message}` });
+  socket.destroy();
+});
+
+let waitingFor = 0;
+let countTimer;
+function checkClients() {
+  if (waitingFor > 0 && impl.count() >= waitingFor) {
+    clearInterval(countTimer);
+    countTimer = undefined;
+    toParent({ type: "clients", count: impl.count() });
+    waitingFor = 0;
+  }
+}
+
+let cpuAtStart;
+let snapshotIndex = 0;
+
+function run({ seqStart, m, size, pace }) {
+  const pad = "x".repeat(size);
+  const end = seqStart + m;
+  fullGc();
+  let seq = seqStart;
+  cpuAtStart = process.cpuUsage();
+  const t0 = nowUs();
+  const done = () => toParent({ type: "broadcast-done", t0, tEnd: nowUs() });
+  if (pace === "burst") {
+    // All M broadcasts in one synchronous loop.
+    for (; seq < end; seq++) impl.broadcast(seq, makePayload(seq, size, pad));
+    done();
+  } else {
+    // One broadcast per event-loop turn.
+    const step = () => {
+      impl.broadcast(seq, makePayload(seq, size, pad));
+      seq += 1;
+      if (seq < end) setImmediate(step);
+      else done();
+    };
+    step();
+  }
+}
+
+process.on("message", (msg) => {
+  switch (msg.cmd) {
+    case "wait-clients":
+      waitingFor = msg.n;
+      countTimer = setInterval(checkClients, 20);
+      checkClients();
+      break;
+    case "mem": {
+      fullGc();
+      // Let pending callbacks settle, then collect again and read.
+      setTimeout(() => {
+        fullGc();
+        const memory = process.memoryUsage();
+        let snapshot;
+        if (config.snapshotDir !== undefined) {
+          snapshotIndex += 1;
+          snapshot = v8.writeHeapSnapshot(
+            path.join(config.snapshotDir, `${config.impl}-${msg.label}-${process.pid}-${snapshotIndex}.heapsnapshot`),
+          );
+        }
+        toParent({ type: "mem", label: msg.label, memory, count: impl.count(), snapshot });
+      }, 100);
+      break;
+    }
+    case "run":
+      run(msg);
+      break;
+    case "cpu": {
+      const cpu = process.cpuUsage(cpuAtStart);
+      toParent({ type: "cpu", user: cpu.user, system: cpu.system });
+      break;
+    }
+    case "exit":
+      // A normal exit, so --cpu-prof / --heap-prof write their files.
+      server.closeAllConnections?.();
+      process.exit(0);
+      break;
+    default:
+      toParent({ type: "error", message: `server: unknown command ${msg.cmd}` });
+  }
+});
+
+server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, () => {
+  toParent({ type: "listening", port: server.address().port, pid: process.pid });
+});

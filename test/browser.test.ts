@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BroadcastStream, Session } from "../src/index.js";
+import { chromiumAvailable, launchChromium } from "./helpers/browser.js";
+import { type RunningExample, startExample } from "./helpers/exampleProcess.js";
+import { startServer, type TestServer, waitFor } from "./helpers/server.js";
+
+const available = chromiumAvailable();
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+
+beforeAll(async () => {
+  if (available) browser = await launchChromium();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.runIf(available)("in real Chromium", () => {
+  it("the npm start demo shows live prices through the browser's EventSource", async () => {
+    let demo: RunningExample | undefined;
+    const page = await (browser as NonNullable<typeof browser>).context.newPage();
+    try {
+      demo = await startExample("stock-ticker");
+      await page.goto(demo.url);
+      await page.waitForFunction(() => document.querySelectorAll("#rows tr").length === 5, undefined, {
+        timeout: 15_000,
+      });
+      await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("live ·"));
+      const rows = await page.$$eval("#rows tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+      expect(rows.map((r) => r[0]).sort()).toEqual(["AAPL", "AMZN", "GOOG", "MSFT", "NVDA"]);
+      for (const [, price] of rows) expect(Number(price)).toBeGreaterThan(0);
+      if (process.env.EVENT_FLARE_SCREENSHOT) await page.screenshot({ path: process.env.EVENT_FLARE_SCREENSHOT });
+    } finally {
+      await page.close();
+      await demo?.stop();
+    }
+  });
+
+  it("event-source-polyfill resumes through the lastEventId query after server-side drops, losing nothing", async () => {
+    const polyfill = readFileSync(
+      createRequire(import.meta.url).resolve("event-source-polyfill/src/eventsource.min.js"),
+    );
+    const channel = new BroadcastStream("polyfill", { historySize: 1000 });
+    const streams: IncomingMessage[] = [];
+    const urls: string[] = [];
+    const server: TestServer = await startServer((req, res) => {
+      if (req.url === "/") {
+        res.writeHead(200, { "Content-Type": "text/html" }).end(`<!doctype html><script src="/polyfill.js"></script>
+<script>
+  window.received = [];
+  const source = new EventSourcePolyfill("/events");
+  source.addEventListener("tick", (event) => window.received.push(event.data));
+</script>`);
+      } else if (req.url === "/polyfill.js") {
+        res.writeHead(200, { "Content-Type": "text/javascript" }).end(polyfill);
+      } else if (req.url?.startsWith("/events")) {
+        urls.push(req.url ?? "");
+        streams.push(req);
+        channel.register(new Session(req, res, { retryInterval: 20 }));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    const page = await (browser as NonNullable<typeof browser>).context.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    try {
+      await page.goto(server.url);
+      await waitFor(() => channel.getActiveConnections() === 1, `the polyfill to connect (${pageErrors})`, 15_000);
+      const TOTAL = 200;
+      for (let i = 0; i < TOTAL; i++) {
+        channel.broadcastAll(String(i), "tick");
+        // Every 40 events, drop the stream from the server side while events may still be in flight.
+        if (i % 40 === 39) streams.at(-1)?.socket.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await page.waitForFunction((n) => (window as unknown as { received: string[] }).received.length >= n, TOTAL, {
+        timeout: 30_000,
+      });
+      const received = await page.evaluate(() => (window as unknown as { received: string[] }).received);
+      expect(received).toEqual(Array.from({ length: TOTAL }, (_, i) => String(i)));
+      expect(urls.length).toBeGreaterThan(1);
+      expect(urls.slice(1).every((url) => /[?&]lastEventId=\d+-\d+/.test(url))).toBe(true);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+});
