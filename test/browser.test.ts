@@ -29,7 +29,9 @@ describe.runIf(available)("in real Chromium", () => {
         timeout: 15_000,
       });
       await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("live ·"));
-      const rows = await page.$$eval("#rows tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+      const rows = await page.$$eval("#rows tr", (trs) =>
+        trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent)),
+      );
       expect(rows.map((r) => r[0]).sort()).toEqual(["AAPL", "AMZN", "GOOG", "MSFT", "NVDA"]);
       for (const [, price] of rows) expect(Number(price)).toBeGreaterThan(0);
       if (process.env.EVENT_FLARE_SCREENSHOT) await page.screenshot({ path: process.env.EVENT_FLARE_SCREENSHOT });
