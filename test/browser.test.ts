@@ -30,7 +30,7 @@ describe.runIf(available)("in real Chromium", () => {
       });
       await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("live ·"));
       const rows = await page.$$eval("#rows tr", (trs) =>
-        trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent)),
+        trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells).map((c) => c.textContent)),
       );
       expect(rows.map((r) => r[0]).sort()).toEqual(["AAPL", "AMZN", "GOOG", "MSFT", "NVDA"]);
       for (const [, price] of rows) expect(Number(price)).toBeGreaterThan(0);
