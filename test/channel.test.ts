@@ -3,10 +3,11 @@ import {
   BroadcastStream,
   type BroadcastSuccessEvent,
   type ChannelEvent,
-  EventFlareError,
+  type EventFlareError,
   type Session,
   type SessionDeregisteredEvent,
 } from "../src/index.js";
+import { errorOf } from "./helpers/errors.js";
 import { waitFor } from "./helpers/server.js";
 import { sessionServer } from "./helpers/sessions.js";
 
@@ -15,16 +16,6 @@ afterEach(async () => {
   await app?.close();
   app = undefined;
 });
-
-function errorOf(fn: () => unknown): EventFlareError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof EventFlareError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to throw");
-}
 
 let channelCounter = 0;
 const newChannel = (options?: ConstructorParameters<typeof BroadcastStream>[1]) =>

@@ -2,6 +2,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EventFlareError, encodeComment, encodeEvent, encodeRetry } from "../src/index.js";
+import { errorOf } from "./helpers/errors.js";
 
 describe("encodeEvent: exact wire text", () => {
   it("writes event, id and data fields in order, ending with a blank line", () => {
@@ -38,17 +39,17 @@ describe("encodeEvent: exact wire text", () => {
     ["id", { id: "1\r2", data: "x" }],
     ["id", { id: "1\u00002", data: "x" }],
   ])("rejects CR, LF or NUL in %s with INVALID_FIELD", (field, fields) => {
-    const error = captureError(() => encodeEvent(fields));
+    const error = errorOf(() => encodeEvent(fields));
     expect(error).toBeInstanceOf(EventFlareError);
     expect(error).toMatchObject({ code: "INVALID_FIELD", field });
   });
 
   it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "100"])("rejects retry %s with INVALID_FIELD", (retry) => {
-    expect(captureError(() => encodeEvent({ data: "x", retry: retry as number }))).toMatchObject({
+    expect(errorOf(() => encodeEvent({ data: "x", retry: retry as number }))).toMatchObject({
       code: "INVALID_FIELD",
       field: "retry",
     });
-    expect(captureError(() => encodeRetry(retry as number))).toMatchObject({ code: "INVALID_FIELD" });
+    expect(errorOf(() => encodeRetry(retry as number))).toMatchObject({ code: "INVALID_FIELD" });
   });
 });
 
@@ -129,13 +130,4 @@ function parseInChunks(bytes: Buffer, cuts: number[]): EventSourceMessage[] {
   }
   parser.feed(decoder.decode());
   return events;
-}
-
-function captureError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the call to throw");
 }

@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EventFlareError } from "../src/index.js";
 import { resolveBroadcastStreamOptions, resolveSessionOptions } from "../src/options.js";
-
-function errorOf(fn: () => unknown): EventFlareError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof EventFlareError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to throw");
-}
+import { errorOf } from "./helpers/errors.js";
 
 describe("session options", () => {
   it("applies the seed defaults", () => {
