@@ -1,4 +1,4 @@
-import { asyncScheduler, interval, type Observable, type SchedulerLike, share } from "rxjs";
+import { asyncScheduler, interval, type Observable, type SchedulerLike, type Subscription, share } from "rxjs";
 
 const shared = new WeakMap<SchedulerLike, Map<number, Observable<number>>>();
 
@@ -24,4 +24,49 @@ export function heartbeat(period: number, scheduler: SchedulerLike = asyncSchedu
     byPeriod.set(period, beat$);
   }
   return beat$;
+}
+
+/** Something that writes a heartbeat when the shared timer ticks. */
+export interface Beating {
+  beat(): void;
+}
+
+interface Group {
+  readonly members: Set<Beating>;
+  subscription: Subscription | undefined;
+}
+
+const groups = new WeakMap<SchedulerLike, Map<number, Group>>();
+
+/**
+ * Joins `member` to the heartbeat of `period`: one subscription to the shared {@link heartbeat} per period and
+ * scheduler, fanned out over a Set, so each session costs one Set entry rather than a subscriber chain.
+ * The first member starts the interval; {@link leaveHeartbeat} by the last one stops it.
+ */
+export function joinHeartbeat(member: Beating, period: number, scheduler: SchedulerLike = asyncScheduler): void {
+  let byPeriod = groups.get(scheduler);
+  if (byPeriod === undefined) {
+    byPeriod = new Map();
+    groups.set(scheduler, byPeriod);
+  }
+  let group = byPeriod.get(period);
+  if (group === undefined) {
+    group = { members: new Set(), subscription: undefined };
+    byPeriod.set(period, group);
+  }
+  group.members.add(member);
+  if (group.subscription === undefined) {
+    const { members } = group;
+    group.subscription = heartbeat(period, scheduler).subscribe(() => {
+      for (const m of members) m.beat();
+    });
+  }
+}
+
+/** Leaves the heartbeat joined with {@link joinHeartbeat}; the last member to leave stops the timer. */
+export function leaveHeartbeat(member: Beating, period: number, scheduler: SchedulerLike = asyncScheduler): void {
+  const group = groups.get(scheduler)?.get(period);
+  if (group === undefined || !group.members.delete(member) || group.members.size > 0) return;
+  group.subscription?.unsubscribe();
+  group.subscription = undefined;
 }

@@ -158,8 +158,23 @@ function checkOptions<T extends object>(input: unknown, checks: Record<keyof T, 
   return input as Partial<T>;
 }
 
-/** Validates session options and fills in the defaults. @throws EventFlareError `INVALID_OPTION` */
+let defaultSessionOptions: ResolvedSessionOptions | undefined;
+
+/**
+ * Validates session options and fills in the defaults. Sessions created without options share one frozen result.
+ * (An options object is resolved afresh each time: applications often reuse one object and change `sessionId`.)
+ *
+ * @throws EventFlareError `INVALID_OPTION`
+ */
 export function resolveSessionOptions(input: unknown): ResolvedSessionOptions {
+  if (input === undefined || input === null) {
+    defaultSessionOptions ??= Object.freeze(buildSessionOptions(undefined));
+    return defaultSessionOptions;
+  }
+  return buildSessionOptions(input);
+}
+
+function buildSessionOptions(input: unknown): ResolvedSessionOptions {
   const o = checkOptions<SessionOptions>(input, SESSION_CHECKS, "Session");
   return {
     heartbeatInterval: o.heartbeatInterval ?? DEFAULTS.heartbeatInterval,

@@ -12,7 +12,7 @@ import {
 } from "rxjs";
 import { encodeEvent } from "../encode.js";
 import { EventFlareError } from "../errors.js";
-import { History, type HistoryEntry } from "../history/History.js";
+import { History } from "../history/History.js";
 import { formatEventId, processIds } from "../ids.js";
 import { messageToData } from "../message.js";
 import {
@@ -28,11 +28,28 @@ export type SessionSelector<TEvents extends EventMap = EventMap> =
   | Iterable<Session<TEvents> | string>
   | ((session: Session<TEvents>) => boolean);
 
-interface Member<TEvents extends EventMap> {
-  readonly session: Session<TEvents>;
-  readonly membership: Subscription;
-  /** Set just before the membership is unsubscribed, so its teardown reports why. */
-  leaving: DeregisterReason | undefined;
+/**
+ * A session's membership in a channel: the Subscription `register` returns. One object per member, with no
+ * closures: unsubscribing it (by the application, `deregister`, the session closing or the channel closing) is the
+ * single way out, and tells the channel once.
+ */
+class Membership<TEvents extends EventMap> extends Subscription {
+  /** Set just before unsubscribing, so the channel can report why; otherwise derived from the session. */
+  leaving: DeregisterReason | undefined = undefined;
+
+  constructor(
+    private readonly channel: BroadcastStream<TEvents>,
+    readonly session: Session<TEvents>,
+  ) {
+    super();
+  }
+
+  override unsubscribe(): void {
+    if (this.closed) return;
+    super.unsubscribe();
+    this.session.release(this);
+    this.channel.memberLeft(this);
+  }
 }
 
 /**
@@ -63,11 +80,10 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
   readonly channelId: string;
   private readonly options: ResolvedBroadcastStreamOptions;
   private readonly history: History;
-  /** The fan-out to member sessions: one subscriber per member, one frame object per broadcast. */
-  private readonly frames = new Subject<HistoryEntry>();
   /** The public multicast of channel events, created on first subscription. */
   private events: Subject<ChannelEvent> | undefined;
-  private readonly members = new Map<string, Member<TEvents>>();
+  /** The members by session id, in registration order; a broadcast hands one frame object to each. */
+  private readonly members = new Map<string, Membership<TEvents>>();
   /** The member count as an observable, created on first use. */
   private connections: BehaviorSubject<number> | undefined;
   /** Sources given to `broadcastFrom`, ended by `close()`. */
@@ -126,14 +142,10 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
       );
     }
     if (current !== undefined) this.leave(current, "replaced");
+    // Replay and joining happen in one synchronous step: no broadcast can fall between them.
     this.replayTo(session);
-
-    // Replay and subscription happen in one synchronous step: no broadcast can fall between them.
-    const membership = new Subscription();
-    const member: Member<TEvents> = { session, membership, leaving: undefined };
-    membership.add(this.frames.subscribe((frame) => session.deliver(frame)));
-    membership.add(() => this.onLeave(member));
-    this.members.set(sessionId, member);
+    const membership = new Membership(this, session);
+    this.members.set(sessionId, membership);
     this.connections?.next(this.members.size);
     session.hold(membership);
     this.dispatch({ type: "session-registered", channelId: this.channelId, sessionId });
@@ -187,8 +199,8 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     const id = processIds.next();
     const idText = formatEventId(id);
     const entry = this.history.append(id, Buffer.from(encodeEvent({ data, event: eventName, id: idText })));
-    const recipients = this.members.size;
-    this.frames.next(entry);
+    let recipients = 0;
+    for (const member of this.members.values()) if (member.session.deliver(entry)) recipients += 1;
     this.announce({ channelId: this.channelId, id: idText, event: eventName, data, targets: undefined }, recipients);
     return idText;
   }
@@ -262,7 +274,6 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     this.closed = true;
     this.sources.unsubscribe();
     for (const member of [...this.members.values()]) this.leave(member, "channel-closed");
-    this.frames.complete();
     this.events?.complete();
     this.connections?.complete();
   }
@@ -326,9 +337,9 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     else session.signalGap(`channel:${this.channelId}`, result.reason);
   }
 
-  private select(sessions: SessionSelector<TEvents>): Member<TEvents>[] {
+  private select(sessions: SessionSelector<TEvents>): Membership<TEvents>[] {
     if (typeof sessions === "function") {
-      const chosen: Member<TEvents>[] = [];
+      const chosen: Membership<TEvents>[] = [];
       for (const member of this.members.values()) {
         let pick: boolean;
         try {
@@ -351,7 +362,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
         { field: "sessions" },
       );
     }
-    const chosen = new Set<Member<TEvents>>();
+    const chosen = new Set<Membership<TEvents>>();
     for (const item of sessions) {
       const session = typeof item === "string" ? undefined : item;
       const sessionId = typeof item === "string" ? item : item?.getSessionId?.();
@@ -373,13 +384,13 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     return [...chosen];
   }
 
-  private leave(member: Member<TEvents>, reason: DeregisterReason): void {
+  private leave(member: Membership<TEvents>, reason: DeregisterReason): void {
     member.leaving = reason;
-    member.membership.unsubscribe();
+    member.unsubscribe();
   }
 
-  /** The membership's teardown: the single place a member is removed, whichever way it leaves. */
-  private onLeave(member: Member<TEvents>): void {
+  /** @internal The membership's teardown: the single place a member is removed, whichever way it leaves. */
+  memberLeft(member: Membership<TEvents>): void {
     const sessionId = member.session.getSessionId();
     if (this.members.get(sessionId) === member) {
       this.members.delete(sessionId);

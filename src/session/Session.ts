@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { AsyncSubject, BehaviorSubject, type Observable, Subject, Subscription } from "rxjs";
+import { AsyncSubject, BehaviorSubject, type Observable, Subject, Subscription, type Unsubscribable } from "rxjs";
 import { encodeEvent, encodeRetry } from "../encode.js";
 import { EventFlareError } from "../errors.js";
 import { sseHeaders } from "../headers.js";
-import { heartbeat } from "../heartbeat.js";
-import type { History, HistoryGapReason } from "../history/History.js";
+import { joinHeartbeat, leaveHeartbeat } from "../heartbeat.js";
+import { History, type HistoryGapReason } from "../history/History.js";
 import { formatEventId, processIds } from "../ids.js";
 import { readLastEventId } from "../lastEventId.js";
 import { messageToData } from "../message.js";
 import { type ResolvedSessionOptions, resolveSessionOptions, type SessionOptions } from "../options.js";
-import type { Connection, ConnectionEnd } from "../transport/Connection.js";
+import type { Connection, ConnectionEnd, ConnectionOwner } from "../transport/Connection.js";
 import { NodeHttpConnection, type NodeRequest, type NodeResponse } from "../transport/nodeHttp.js";
 import { flushQueue } from "./flushQueue.js";
 import { sessionHistories } from "./historyStore.js";
@@ -21,7 +21,7 @@ import {
   type SessionClosedEvent,
   type SessionLifecycleEvent,
 } from "./lifecycle.js";
-import { HEARTBEAT, type OutboundFrame, SessionWriter } from "./SessionWriter.js";
+import { type OutboundFrame, SessionWriter, type WriterOwner } from "./SessionWriter.js";
 
 /** Event names mapped to the type of their data. `Session<{ price: Price }>` only sends `Price` as `price`. */
 export type EventMap = Record<string, unknown>;
@@ -52,7 +52,10 @@ export type SessionEmitterEvents = {
  * });
  * ```
  */
-export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<SessionEmitterEvents> {
+export class Session<TEvents extends EventMap = EventMap>
+  extends EventEmitter<SessionEmitterEvents>
+  implements ConnectionOwner, WriterOwner
+{
   /**
    * The Last-Event-ID the client sent when it connected (header, `lastEventId` or `evs_last_event_id` query),
    * or undefined for a fresh client.
@@ -62,12 +65,18 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
   private readonly options: ResolvedSessionOptions;
   private readonly connection: Connection;
   private readonly writer: SessionWriter;
-  private readonly history: History;
-  /** How long the history outlives the session: `historyTtl` for an explicit `sessionId`, else 0. */
-  private readonly historyTtl: number;
-  /** Everything the session holds: heartbeat, piped sources, channel memberships. Unsubscribed on close. */
-  private readonly held = new Subscription();
-  private readonly detachConnection: () => void;
+  /**
+   * The session's history: from the store for an explicit `sessionId` (it can outlive the session), else created
+   * on first use and dropped with the session (no client can come back with a random id).
+   */
+  private history: History | undefined;
+  /** True when the application chose the id: only then can a later connection resume this history. */
+  private readonly explicitId: boolean;
+  /**
+   * Piped sources and channel memberships, unsubscribed on close. A plain array made on first use (one membership
+   * costs one slot); each entry removes itself through {@link release} when it ends first.
+   */
+  private held: Unsubscribable[] | undefined;
   private state: ConnectionState = ConnectionState.CONNECTED;
   private closedEvent: SessionClosedEvent | undefined;
   // Subjects are created on first use: an idle session that nobody observes costs no subjects.
@@ -88,25 +97,21 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
     super();
     this.options = resolveSessionOptions(options);
     this.connection = new NodeHttpConnection(req, res);
-    const explicitId = this.options.sessionId !== undefined;
-    // A random id has no future either: no client can come back with it, so its history goes when it closes.
-    this.historyTtl = explicitId ? this.options.historyTtl : 0;
-    this.sessionId = this.options.sessionId ?? randomUUID();
+    this.explicitId = this.options.sessionId !== undefined;
+    this.sessionId = this.options.sessionId ?? flatUUID();
     this.lastEventId = readLastEventId(req);
-    const resumed = sessionHistories.has(this.sessionId);
-    this.history = sessionHistories.acquire(this.sessionId, this.options.historySize);
+    const resumed = this.explicitId && sessionHistories.has(this.sessionId);
+    if (this.explicitId) this.history = sessionHistories.acquire(this.sessionId, this.options.historySize);
     this.writer = new SessionWriter(
       this.connection,
       flushQueue(this.options.flushInterval, this.options.scheduler),
       this.options.maxBufferedBytes,
-      () => this.finish("slow-consumer"),
+      this,
     );
-    this.detachConnection = this.connection.onEnd((why: ConnectionEnd, error?: unknown) => this.finish(why, error));
+    this.connection.attach(this);
     this.connection.open(sseHeaders(this.connection.isHttp2), encodeRetry(this.options.retryInterval));
-    this.replayOwnHistory(resumed, explicitId);
-    this.held.add(
-      heartbeat(this.options.heartbeatInterval, this.options.scheduler).subscribe(() => this.writer.write(HEARTBEAT)),
-    );
+    this.replayOwnHistory(resumed);
+    joinHeartbeat(this.writer, this.options.heartbeatInterval, this.options.scheduler);
     // A client that left before the handler ran has already fired 'close'; end the session rather than leak it.
     if (this.connection.closed) process.nextTick(() => this.finish("client-disconnect"));
   }
@@ -131,7 +136,7 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
     const id = processIds.next();
     const idText = formatEventId(id);
     const frame = Buffer.from(encodeEvent({ data, event: eventName, id: idText }));
-    this.writer.write(this.history.append(id, frame));
+    this.writer.write(this.ownHistory().append(id, frame));
     this.dispatch({ type: "message-sent", sessionId: this.sessionId, id: idText, event: eventName, data });
     return idText;
   }
@@ -167,10 +172,10 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
    */
   pipeFrom<K extends keyof TEvents & string>(source$: Observable<TEvents[K]>, eventName?: K): Subscription {
     if (this.state !== ConnectionState.CONNECTED) return Subscription.EMPTY;
-    // Registered before subscribing, so a source that errors synchronously is still torn down with the session.
+    // Held before subscribing, so a source that errors synchronously is still torn down with the session.
     const subscription = new Subscription();
-    this.held.add(subscription);
-    subscription.add(() => this.held.remove(subscription));
+    this.hold(subscription);
+    subscription.add(() => this.release(subscription));
     subscription.add(
       source$.subscribe({
         next: (value) => this.sendFromSource(value, eventName),
@@ -190,12 +195,13 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
       const subject = new Subject<OutgoingEvent<TEvents>>();
       this.inboundSubject = subject;
       if (this.state === ConnectionState.CONNECTED) {
-        this.held.add(
+        this.hold(
           subject.subscribe({
             next: (message) => this.sendFromSource(message.data, message.event),
             error: (error: unknown) => this.failSource(error),
           }),
         );
+        // The subject lives as long as the session, so this subscription is only released by the close.
       } else {
         subject.complete();
       }
@@ -251,7 +257,7 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
   /** @internal Queues a frame for this session only and keeps it in the session history (targeted broadcasts). */
   deliverAndRecord(frame: OutboundFrame & { id: NonNullable<OutboundFrame["id"]> }): boolean {
     if (this.state !== ConnectionState.CONNECTED) return false;
-    this.history.append(frame.id, frame.frame);
+    this.ownHistory().append(frame.id, frame.frame);
     this.writer.write(frame);
     return true;
   }
@@ -281,23 +287,46 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
    * @internal Ties `subscription` to the session: it is unsubscribed when the session closes
    * (at once when it already has). Returns false when the session is closed.
    */
-  hold(subscription: Subscription): boolean {
+  hold(subscription: Unsubscribable): boolean {
     if (this.state !== ConnectionState.CONNECTED) {
       subscription.unsubscribe();
       return false;
     }
-    this.held.add(subscription);
-    subscription.add(() => this.held.remove(subscription));
+    if (this.held === undefined) this.held = [subscription];
+    else this.held.push(subscription);
     return true;
   }
 
-  private replayOwnHistory(resumed: boolean, explicitId: boolean): void {
+  /** @internal Forgets a held subscription that ended before the session did. */
+  release(subscription: Unsubscribable): void {
+    const held = this.held;
+    if (held === undefined) return;
+    const index = held.indexOf(subscription);
+    if (index !== -1) held.splice(index, 1);
+  }
+
+  /** @internal The connection ended (client gone or write failed). */
+  connectionEnded(why: ConnectionEnd, error?: unknown): void {
+    this.finish(why, error);
+  }
+
+  /** @internal More than `maxBufferedBytes` waited for this client. */
+  writerOverflowed(): void {
+    this.finish("slow-consumer");
+  }
+
+  private ownHistory(): History {
+    this.history ??= new History(this.options.historySize);
+    return this.history;
+  }
+
+  private replayOwnHistory(resumed: boolean): void {
+    // A random id has no past; only an id the application chose can have history to resume (or to have lost).
+    if (this.history === undefined) return;
     if (this.lastEventId === undefined) {
       if (this.options.replayLast > 0) this.writer.writeReplay(this.history.last(this.options.replayLast));
       return;
     }
-    // A random id has no past; only an id the application chose can have history to resume (or to have lost).
-    if (!resumed && !explicitId) return;
     const bounds = resumed ? processIds : { floor: processIds.last, last: processIds.last };
     const result = this.history.after(this.lastEventId, bounds);
     if (result.ok) this.writer.writeReplay(result.entries);
@@ -329,19 +358,22 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
   private finish(reason: CloseReason, error?: unknown): void {
     if (this.state !== ConnectionState.CONNECTED) return;
     this.state = ConnectionState.DISCONNECTED;
-    this.detachConnection();
+    this.connection.detach();
+    leaveHeartbeat(this.writer, this.options.heartbeatInterval, this.options.scheduler);
     const graceful = reason === "server-close" || reason === "source-error";
     this.writer.close(graceful);
     if (graceful) this.connection.end();
     else if (reason !== "client-disconnect") this.connection.destroy();
-    sessionHistories.release(this.sessionId, this.historyTtl);
+    if (this.explicitId) sessionHistories.release(this.sessionId, this.options.historyTtl);
     const event: SessionClosedEvent =
       error === undefined
         ? { type: "session-closed", sessionId: this.sessionId, reason }
         : { type: "session-closed", sessionId: this.sessionId, reason, error };
     this.closedEvent = event;
     // Heartbeat, piped sources and channel memberships end before anyone hears of the close.
-    this.held.unsubscribe();
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) for (const subscription of held) subscription.unsubscribe();
     this.stateSubject?.next(this.state);
     this.stateSubject?.complete();
     this.inboundSubject?.complete();
@@ -356,4 +388,13 @@ export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<S
     this.lifecycleSubject?.next(event);
     (this.emit as (name: string, event: SessionLifecycleEvent) => boolean)(event.type, event);
   }
+}
+
+/**
+ * A random UUID as one flat string. `randomUUID()` builds its result by concatenation, and V8 keeps such a string
+ * as a tree of about twenty pieces (some 600 bytes) for as long as the session holds it; copying it through a
+ * Buffer stores the 36 characters once.
+ */
+function flatUUID(): string {
+  return Buffer.from(randomUUID(), "latin1").toString("latin1");
 }

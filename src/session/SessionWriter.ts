@@ -1,4 +1,5 @@
 import { HEARTBEAT_FRAME } from "../encode.js";
+import type { Beating } from "../heartbeat.js";
 import { compareEventIds, type EventId } from "../ids.js";
 import type { Connection } from "../transport/Connection.js";
 import type { Flushable, FlushQueue } from "./flushQueue.js";
@@ -24,7 +25,12 @@ export interface OutboundFrame {
  * Replayed history is merged with live frames of the same window in id order, so a client that receives
  * a replay from several sources still ends on its newest id.
  */
-export class SessionWriter implements Flushable {
+/** Who hears that a writer went over its limit. */
+export interface WriterOwner {
+  writerOverflowed(): void;
+}
+
+export class SessionWriter implements Flushable, Beating {
   /** The only frame of this window (the common case: no array is allocated). */
   private first: OutboundFrame | undefined;
   /** Further frames of this window, in order. */
@@ -40,8 +46,13 @@ export class SessionWriter implements Flushable {
     private readonly connection: Connection,
     private readonly queue: FlushQueue,
     private readonly maxBufferedBytes: number,
-    private readonly onOverflow: () => void,
+    private readonly owner: WriterOwner,
   ) {}
+
+  /** Queues a heartbeat (called by the shared heartbeat timer). */
+  beat(): void {
+    this.write(HEARTBEAT);
+  }
 
   /** Queues a live frame for the next flush. Live frames are written in the order they were queued. */
   write(frame: OutboundFrame): void {
@@ -108,7 +119,7 @@ export class SessionWriter implements Flushable {
 
   private overflow(): void {
     this.close(false);
-    this.onOverflow();
+    this.owner.writerOverflowed();
   }
 }
 

@@ -3,6 +3,11 @@ import type { RequestLike } from "../lastEventId.js";
 /** Why a connection ended, from the transport's point of view. */
 export type ConnectionEnd = "client-disconnect" | "write-error";
 
+/** Who hears that a connection ended. Told at most once, and never after `detach()`. */
+export interface ConnectionOwner {
+  connectionEnded(why: ConnectionEnd, error?: unknown): void;
+}
+
 /**
  * The transport boundary: everything a session needs from an HTTP response, and nothing more.
  * Adapters for node:http, http2 and the Fetch API implement it; core code never touches a framework.
@@ -24,6 +29,8 @@ export interface Connection {
   end(): void;
   /** Drops the connection at once, freeing whatever is queued (used for slow consumers). */
   destroy(): void;
-  /** Calls `listener` once when the client goes away or a write fails. Returns a function that removes it. */
-  onEnd(listener: (why: ConnectionEnd, error?: unknown) => void): () => void;
+  /** Tells `owner` once when the client goes away or a write fails. */
+  attach(owner: ConnectionOwner): void;
+  /** Stops telling the owner anything. */
+  detach(): void;
 }

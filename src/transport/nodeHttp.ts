@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { EventFlareError } from "../errors.js";
-import type { Connection, ConnectionEnd } from "./Connection.js";
+import type { Connection, ConnectionEnd, ConnectionOwner } from "./Connection.js";
 
 /** A node:http response, or an http2 compatibility-API response. */
 export type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -13,10 +13,26 @@ interface Flushable {
   flush?: () => void;
 }
 
+/** Where a response keeps its connection, so the shared listeners below need no closure per client. */
+const kConnection = Symbol("event-flare.connection");
+type TaggedResponse = NodeResponse & { [kConnection]?: NodeHttpConnection | undefined };
+
+function onResponseClose(this: TaggedResponse): void {
+  this[kConnection]?.ended("client-disconnect");
+}
+
+// HTTP/2 streams report failures as 'error' on the response; it stays attached for the response's life, so an
+// 'error' after the session left cannot crash the process. An HTTP/1 response does not emit socket errors (the
+// server handles them and the response closes), and writes are guarded, so it needs no listener (and no memory).
+function onResponseError(this: TaggedResponse, error: unknown): void {
+  this[kConnection]?.ended("write-error", error);
+}
+
 /** A {@link Connection} over node:http's `ServerResponse` or http2's compatibility `Http2ServerResponse`. */
 export class NodeHttpConnection implements Connection {
   readonly isHttp2: boolean;
   private readonly flushable: boolean;
+  private owner: ConnectionOwner | undefined;
 
   constructor(
     readonly request: NodeRequest,
@@ -47,10 +63,8 @@ export class NodeHttpConnection implements Connection {
 
   open(headers: Readonly<Record<string, string>>, firstChunk: Buffer | string): void {
     const res = this.response as ServerResponse;
-    if (!res.headersSent) {
-      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-      res.writeHead(200);
-    }
+    // writeHead with the object (not setHeader per name) keeps no per-response header map alive afterwards.
+    if (!res.headersSent) res.writeHead(200, headers);
     this.write(firstChunk);
   }
 
@@ -83,24 +97,26 @@ export class NodeHttpConnection implements Connection {
     else (this.response as ServerResponse).destroy();
   }
 
-  onEnd(listener: (why: ConnectionEnd, error?: unknown) => void): () => void {
-    const res = this.response as ServerResponse;
-    let done = false;
-    const onClose = (): void => {
-      if (done) return;
-      done = true;
-      listener("client-disconnect");
-    };
-    const onError = (error: unknown): void => {
-      if (done) return;
-      done = true;
-      listener("write-error", error);
-    };
-    res.once("close", onClose);
-    res.on("error", onError);
-    return () => {
-      res.off("close", onClose);
-      // The error listener stays: an 'error' emitted after we leave must not crash the process.
-    };
+  attach(owner: ConnectionOwner): void {
+    this.owner = owner;
+    const res = this.response as TaggedResponse & ServerResponse;
+    res[kConnection] = this;
+    res.on("close", onResponseClose);
+    if (this.isHttp2) res.on("error", onResponseError);
+  }
+
+  detach(): void {
+    this.owner = undefined;
+    const res = this.response as TaggedResponse & ServerResponse;
+    res[kConnection] = undefined;
+    res.off("close", onResponseClose);
+  }
+
+  /** @internal Called by the shared response listeners. */
+  ended(why: ConnectionEnd, error?: unknown): void {
+    const owner = this.owner;
+    if (owner === undefined) return;
+    this.detach();
+    owner.connectionEnded(why, error);
   }
 }
