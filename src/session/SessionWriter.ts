@@ -82,26 +82,18 @@ export class SessionWriter implements Flushable, Beating {
   flush(): void {
     const first = this.first;
     if (first === undefined || this.closed) return;
-    const frames = this.rest;
+    const rest = this.rest;
     const bytes = this.queuedBytes;
     this.first = undefined;
     this.rest = undefined;
     this.queuedBytes = 0;
-    if (frames === undefined) {
+    if (rest === undefined) {
       this.connection.write(first.frame);
     } else {
-      frames.unshift(first);
-      if (this.hasReplay) {
-        // Sorting may drop heartbeats and duplicates, so the byte count is recomputed.
-        this.connection.write(Buffer.concat(inIdOrder(frames).map((f) => f.frame)));
-      } else {
-        this.connection.write(
-          Buffer.concat(
-            frames.map((f) => f.frame),
-            bytes,
-          ),
-        );
-      }
+      rest.unshift(first);
+      // Sorting may drop heartbeats and duplicates, so then the byte count is recomputed.
+      const frames = this.hasReplay ? inIdOrder(rest) : rest;
+      this.connection.writeBatch(batch(frames, this.hasReplay ? undefined : bytes));
     }
     this.hasReplay = false;
     this.bufferedAtFlush = this.connection.bufferedBytes;
@@ -121,6 +113,41 @@ export class SessionWriter implements Flushable, Beating {
     this.close(false);
     this.owner.writerOverflowed();
   }
+}
+
+/** Frames at least this large are written as they are; smaller ones are copied together. */
+const SHARE_FROM_BYTES = 512;
+
+/**
+ * Turns one flush window's frames into chunks for a single corked write. Runs of small frames are copied into one
+ * buffer (a copy is cheaper than a write call each); large frames are passed as they are, so the one buffer a
+ * broadcast encoded is shared by every session instead of copied into each session's batch.
+ */
+function batch(frames: readonly OutboundFrame[], totalBytes: number | undefined): Buffer[] {
+  if (totalBytes !== undefined && totalBytes < SHARE_FROM_BYTES * frames.length) {
+    // Mostly small frames: one copy of everything is cheapest.
+    return [
+      Buffer.concat(
+        frames.map((f) => f.frame),
+        totalBytes,
+      ),
+    ];
+  }
+  const chunks: Buffer[] = [];
+  let run: Buffer[] = [];
+  for (const { frame } of frames) {
+    if (frame.length >= SHARE_FROM_BYTES) {
+      if (run.length > 0) {
+        chunks.push(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run));
+        run = [];
+      }
+      chunks.push(frame);
+    } else {
+      run.push(frame);
+    }
+  }
+  if (run.length > 0) chunks.push(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run));
+  return chunks;
 }
 
 /** The heartbeat frame, shared by every session. */

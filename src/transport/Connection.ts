@@ -17,8 +17,10 @@ export interface Connection {
   readonly request: RequestLike;
   /** Sends the status and the SSE headers, then `firstChunk`, in one go so the client sees the stream open at once. */
   open(headers: Readonly<Record<string, string>>, firstChunk: Buffer | string): void;
-  /** Writes one chunk. Never throws; a failed write ends the connection through `onEnd`. */
+  /** Writes one chunk. Never throws; a failed write ends the connection through its owner. */
   write(chunk: Buffer | string): void;
+  /** Writes several chunks as one batch (one corked write where the transport allows it). Never throws. */
+  writeBatch(chunks: readonly Buffer[]): void;
   /** Bytes accepted by `write` that have not yet reached the socket. */
   readonly bufferedBytes: number;
   /** True when the client is already gone (or the response already ended), before or after `open`. */

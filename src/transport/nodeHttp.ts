@@ -75,6 +75,16 @@ export class NodeHttpConnection implements Connection {
     if (this.flushable) (this.response as Flushable).flush?.();
   }
 
+  writeBatch(chunks: readonly Buffer[]): void {
+    const res = this.response as ServerResponse;
+    if (res.destroyed || res.writableEnded) return;
+    // Corked, the chunks leave in one writev: each chunk is still a buffer shared with every other session.
+    res.cork();
+    for (const chunk of chunks) res.write(chunk);
+    res.uncork();
+    if (this.flushable) (this.response as Flushable).flush?.();
+  }
+
   get bufferedBytes(): number {
     return this.response.writableLength;
   }
