@@ -82,7 +82,8 @@ describe("slow consumers", () => {
       `slow consumers: peak RSS growth ${(growth / MiB).toFixed(1)} MiB while 40 MiB went to each of 15 clients; ` +
         `arrayBuffers after GC ${(report.memory.arrayBuffers / MiB).toFixed(1)} MiB`,
     );
-    // 5 stuck clients x 40 MiB would be 200 MiB if queued; the bound keeps each under ~1 MiB of user-space buffer.
+    // Unbounded, the stuck clients pin everything they have not read (the control below); the bound keeps each
+    // under ~1 MiB of user-space buffer, so after GC almost nothing is held.
     expect(growth).toBeLessThan(64 * MiB);
     expect(report.memory.arrayBuffers).toBeLessThan(16 * MiB);
   }, 120_000);
@@ -90,7 +91,10 @@ describe("slow consumers", () => {
   it("control: without the bound, the same stuck clients make the server hold what they do not read", async () => {
     const { baseline, report } = await run(1024 * MiB);
     expect(report.closed.stuck).toBeUndefined();
-    // Measured after GC: the queued bytes are live, not garbage.
-    expect(report.memory.arrayBuffers - baseline.arrayBuffers).toBeGreaterThan(100 * MiB);
+    const held = report.memory.arrayBuffers - baseline.arrayBuffers;
+    console.log(`slow consumers, unbounded control: ${(held / MiB).toFixed(1)} MiB of buffers held after GC`);
+    // Measured after GC: the queued bytes are live, not garbage. Large frames are shared between sessions (one
+    // buffer per broadcast), so five stuck clients pin the ~40 MiB they have not read once, not five times.
+    expect(held).toBeGreaterThan(30 * MiB);
   }, 120_000);
 });
