@@ -1,4 +1,5 @@
 // Helpers shared by the orchestrator (run.mjs), the server child (server.mjs) and the client child (client.mjs).
+import { readFileSync } from "node:fs";
 
 /**
  * Microseconds on CLOCK_MONOTONIC. Node's hrtime reads the system-wide monotonic clock, so a value taken in the
@@ -6,6 +7,21 @@
  */
 export function nowUs() {
   return Number(process.hrtime.bigint()) / 1000;
+}
+
+/**
+ * Context switches of this process so far (Linux /proc/self/status): voluntary ones are sleeps (e.g. in epoll_wait
+ * with nothing to do, then a wake-up by the kernel), involuntary ones are preemptions. Zeros elsewhere.
+ */
+export function contextSwitches() {
+  try {
+    const status = readFileSync("/proc/self/status", "utf8");
+    const voluntary = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const involuntary = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { voluntary, involuntary };
+  } catch {
+    return { voluntary: 0, involuntary: 0 };
+  }
 }
 
 /** Sends a message to the parent over IPC; a no-op when there is no parent (never happens in the bench). */

@@ -8,21 +8,28 @@
 //              --mem-n=N  --skip-mem  --mem-only  --cell-timeout=SECONDS  --pin (taskset: server CPU 0, client CPU 1)
 //              --cpu-prof[=impl,…]  (server children write .cpuprofile files to bench/results/profiles/)
 //              --heap-snapshot      (idle-memory servers write heap snapshots before/after connecting)
+//              --quiet-cores=0.15 --quiet-wait=900 --attempts=4 --retry-cores=0.25  (interference guard, below)
+//              --rotate-impls=false (always measure in the order A B C D E instead of rotating it cell by cell)
+//              --dist=DIR           (benchmark the event-flare ESM build in DIR instead of ./dist/esm, e.g. a build of
+//                                    one commit exported with `git archive`; DIR must sit inside this repository so
+//                                    that its `rxjs` import resolves)
 // BENCH_QUICK=1 in the environment is the same as --quick.
 //
 // Layout: this orchestrator forks, for each implementation and N, a SERVER child (server.mjs: the implementation
 // alone, measured with process.cpuUsage/memoryUsage) and a CLIENT child (client.mjs: N TCP connections that verify
-// every event). Implementations are interleaved (A B C D E A B C D E …) within each repeat; the report gives
-// medians over repeats and ratios to raw. Writes bench/results/bench-<date>.json and .md; prints markdown.
+// every event). All implementations are connected side by side for a given N and measured cell by cell in turn
+// (A B C D E, B C D E A, …: interleaved, with the order rotated), in each of the repeats; the report gives medians over repeats and ratios to raw. Writes bench/results/bench-<date>.json and .md; prints markdown.
 // Exits non-zero when any client misses, duplicates or reorders an event, or anything times out.
 import { execFileSync, fork } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { median } from "./common.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(here);
 const resultsDir = path.join(here, "results");
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -54,6 +61,12 @@ const known = new Set([
   "pin",
   "cpu-prof",
   "heap-snapshot",
+  "quiet-cores",
+  "quiet-wait",
+  "attempts",
+  "retry-cores",
+  "dist",
+  "rotate-impls",
 ]);
 for (const name of Object.keys(args)) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
 
@@ -69,6 +82,14 @@ const paces = args.paces !== undefined ? list(args.paces) : ["immediate", "burst
 const memN = Number(args["mem-n"] ?? (quick ? 1000 : 5000));
 const cellTimeoutMs = Number(args["cell-timeout"] ?? 300) * 1000;
 const connectTimeoutMs = 120_000;
+// Interference guard (the machine may be shared): wait until other processes use at most --quiet-cores cores
+// before each group (up to --quiet-wait seconds), and re-run a cell (up to --attempts times) when other processes
+// used more than that during it, keeping the least disturbed attempt.
+const quietCores = Number(args["quiet-cores"] ?? 0.15);
+const quietWaitMs = Number(args["quiet-wait"] ?? 900) * 1000;
+const maxAttempts = Number(args.attempts ?? 4);
+const retryCores = Number(args["retry-cores"] ?? 0.25);
+const rotateImpls = args["rotate-impls"] !== "false";
 
 const IMPLEMENTATIONS = [
   { key: "raw", impl: "raw", label: "raw node:http" },
@@ -220,11 +241,54 @@ const CLIENT_CPU = pin ? 1 : undefined;
 const log = (line) => process.stderr.write(`${line}\n`);
 const fmtInt = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
 const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let jiffyUs = 10_000;
+try {
+  jiffyUs = 1e6 / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+} catch {}
+
+/** Machine-wide CPU time from /proc/stat, in µs: busy (everything but idle and iowait) and irq + softirq. */
+function procStat() {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return { busy: (user + nice + system + irq + softirq + steal) * jiffyUs, irq: (irq + softirq) * jiffyUs };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the machine is quiet (no children of ours run at this point), or until --quiet-wait passes. */
+async function waitForQuiet(context) {
+  const deadline = Date.now() + quietWaitMs;
+  let waited = false;
+  for (;;) {
+    const a = procStat();
+    const t = Date.now();
+    await sleep(1000);
+    const b = procStat();
+    if (a === undefined || b === undefined) return 0;
+    const cores = (b.busy - a.busy) / ((Date.now() - t) * 1000);
+    if (cores <= quietCores) {
+      if (waited) log(`machine quiet again (${fmt(cores)} cores busy); ${context}`);
+      return cores;
+    }
+    if (Date.now() > deadline) {
+      log(`machine still busy (${fmt(cores)} cores) after ${quietWaitMs / 1000} s; going on with ${context}`);
+      return cores;
+    }
+    if (!waited) log(`machine busy (${fmt(cores)} cores used by other processes); waiting before ${context}`);
+    waited = true;
+    await sleep(2000);
+  }
+}
+
 const sizeLabel = (size) => (size >= 1024 && size % 1024 === 0 ? `${size / 1024} KiB` : `${size} B`);
 
 /** Idle memory: bytes per connection after N streams are open and idle, full GC before both readings. */
 async function memoryPhase(impl, n, repeat) {
-  const config = { impl: impl.impl, flushInterval: impl.flushInterval, snapshotDir };
+  const config = { impl: impl.impl, flushInterval: impl.flushInterval, snapshotDir, eventFlareEntry: pkg.entry };
   if (snapshotDir !== undefined) mkdirSync(snapshotDir, { recursive: true });
   const server = new Child(`server ${impl.key} (memory)`, "server.mjs", config, [], SERVER_CPU);
   try {
@@ -265,99 +329,171 @@ async function memoryPhase(impl, n, repeat) {
   }
 }
 
-/** One server + one client for (implementation, N): warm-up, then every (payload, pace) cell on the same streams. */
-async function throughputGroup(impl, n, repeat) {
-  const server = new Child(
-    `server ${impl.key} N=${n}`,
-    "server.mjs",
-    { impl: impl.impl, flushInterval: impl.flushInterval },
-    serverArgv(impl, `N${n}-r${repeat + 1}`),
-    SERVER_CPU,
-  );
-  try {
-    const { port } = await step(server.next("listening", 15_000));
-    const client = new Child(`client ${impl.key} N=${n}`, "client.mjs", { port, n }, [], CLIENT_CPU);
+/** One implementation's server child and client child for one N, with the streams open. */
+class Pair {
+  constructor(impl, n, repeat) {
+    this.impl = impl;
+    this.n = n;
+    this.repeat = repeat;
+    this.seq = 0;
+    this.server = undefined;
+    this.client = undefined;
+  }
+
+  async open() {
+    const { impl, n } = this;
+    this.server = new Child(
+      `server ${impl.key} N=${n}`,
+      "server.mjs",
+      { impl: impl.impl, flushInterval: impl.flushInterval, eventFlareEntry: pkg.entry },
+      serverArgv(impl, `N${n}-r${this.repeat + 1}`),
+      SERVER_CPU,
+    );
+    const { port } = await step(this.server.next("listening", 15_000));
+    this.client = new Child(`client ${impl.key} N=${n}`, "client.mjs", { port, n }, [], CLIENT_CPU);
+    this.server.send({ cmd: "wait-clients", n });
+    const [connected] = await step(
+      Promise.all([this.client.next("connected", connectTimeoutMs), this.server.next("clients", connectTimeoutMs)]),
+    );
+    log(`[r${this.repeat + 1}] ${impl.key} N=${n}: ${n} streams open in ${fmt(connected.ms, 0)} ms`);
+  }
+
+  /** Broadcasts m events of `size` bytes at `pace`; resolves when every client has all of them. */
+  async runCell(m, size, pace) {
+    const { server, client, impl, n } = this;
+    server.send({ cmd: "prepare" });
+    await step(server.next("prepared", 60_000));
+    client.send({ cmd: "expect", seqStart: this.seq, m, size });
+    await step(client.next("armed", 60_000));
+    const stat0 = procStat();
+    const wall0 = Date.now();
+    server.send({ cmd: "run", seqStart: this.seq, m, size, pace });
+    let broadcast;
+    let done;
     try {
-      server.send({ cmd: "wait-clients", n });
-      const [connected] = await step(
-        Promise.all([client.next("connected", connectTimeoutMs), server.next("clients", connectTimeoutMs)]),
+      [broadcast, done] = await step(
+        Promise.all([server.next("broadcast-done", cellTimeoutMs), client.next("cell-done", cellTimeoutMs)]),
       );
-      log(`[r${repeat + 1}] ${impl.key} N=${n}: ${n} streams open in ${fmt(connected.ms, 0)} ms`);
-      let seq = 0;
+    } catch (error) {
+      if (!/within/.test(error.message)) throw error;
+      client.send({ cmd: "status" });
+      const status = await client.next("status", 5000).catch(() => undefined);
+      throw new Error(`${error.message}; client status: ${JSON.stringify(status)}`);
+    }
+    server.send({ cmd: "cpu" });
+    const cpu = await step(server.next("cpu", 30_000));
+    const stat1 = procStat();
+    const windowUs = (Date.now() - wall0) * 1000;
+    this.seq += m;
+    const events = n * m;
+    if (done.events !== events) throw new Error(`${impl.key}: ${done.events} events counted, expected ${events}`);
+    const elapsedUs = done.tLast - broadcast.t0;
+    const serverCpuUs = cpu.user + cpu.system;
+    // CPU used by other processes during the cell: machine busy time minus ours (server + client) minus
+    // irq/softirq (loopback TCP work, charged to no process; mostly ours). A lower bound on interference.
+    const haveStat = stat0 !== undefined && stat1 !== undefined;
+    const irqUs = haveStat ? stat1.irq - stat0.irq : 0;
+    const foreignUs = haveStat ? stat1.busy - stat0.busy - irqUs - serverCpuUs - done.clientCpuUs : 0;
+    return {
+      repeat: this.repeat,
+      impl: impl.key,
+      n,
+      size,
+      pace,
+      m,
+      events,
+      elapsedUs,
+      eventsPerSec: events / (elapsedUs / 1e6),
+      serverCpuUs,
+      serverUserUs: cpu.user,
+      serverSystemUs: cpu.system,
+      cpuPer1k: serverCpuUs / (events / 1000),
+      broadcastLoopUs: broadcast.tEnd - broadcast.t0,
+      latencyP50Us: done.latency.p50,
+      latencyP90Us: done.latency.p90,
+      latencyP99Us: done.latency.p99,
+      latencyMaxUs: done.latency.max,
+      clientCpuPct: (100 * done.clientCpuUs) / elapsedUs,
+      clientSystemPct: (100 * done.clientSystemUs) / elapsedUs,
+      // Sleeps (and so kernel wake-ups) per 1000 delivered events: the client's, and the server's.
+      clientWakeupsPer1k: done.clientVoluntarySwitches / (events / 1000),
+      serverWakeupsPer1k: cpu.voluntarySwitches / (events / 1000),
+      serverPreemptionsPer1k: cpu.involuntarySwitches / (events / 1000),
+      softirqCores: irqUs / Math.max(windowUs, 1),
+      foreignCores: Math.max(0, foreignUs) / Math.max(windowUs, 1),
+    };
+  }
 
-      const runCell = async (m, size, pace) => {
-        client.send({ cmd: "expect", seqStart: seq, m, size });
-        await step(client.next("armed", 30_000));
-        server.send({ cmd: "run", seqStart: seq, m, size, pace });
-        let broadcast;
-        let done;
-        try {
-          [broadcast, done] = await step(
-            Promise.all([server.next("broadcast-done", cellTimeoutMs), client.next("cell-done", cellTimeoutMs)]),
+  /** Checks that every client ended with every event exactly once and nothing after it. */
+  async verify() {
+    this.client.send({ cmd: "verify", total: this.seq });
+    const verified = await step(this.client.next("verified", 30_000));
+    if (!verified.ok) {
+      throw new Error(`${this.impl.key} N=${this.n}: verification failed: ${verified.errors.join("; ")}`);
+    }
+  }
+
+  async close() {
+    await this.client?.stop();
+    await this.server?.stop();
+  }
+}
+
+const pacesOf = (impl) => (impl.paces ?? paces).filter((pace) => paces.includes(pace));
+
+/**
+ * One round for one N: every implementation's server and client are started and connected first (idle ones cost
+ * nothing: heartbeats are set to an hour), then each (payload, pace) cell is measured for A, B, C, D, E in turn,
+ * so that the implementations compared in a cell are measured within seconds of each other.
+ */
+async function throughputRound(n, repeat) {
+  await waitForQuiet(`round N=${n}`);
+  const pairs = impls.map((impl) => new Pair(impl, n, repeat));
+  const results = [];
+  try {
+    for (const pair of pairs) await pair.open();
+    // Warm-up (JIT, socket buffers), discarded: WARMUP small events at each pace.
+    for (const pair of pairs) for (const pace of pacesOf(pair.impl)) await pair.runCell(WARMUP, 64, pace);
+
+    const cells = [];
+    for (const size of payloads) for (const pace of paces) cells.push([size, pace]);
+    // Rotate the cell order by repeat, so no cell always runs first (or last).
+    const rotated = cells.map((_, i) => cells[(i + repeat) % cells.length]);
+    for (const [cellIndex, [size, pace]] of rotated.entries()) {
+      // A B C D E in the first cell, then B C D E A, C D E A B, … (unless --rotate-impls=false): no implementation
+      // is always measured first, or always right after the same neighbour.
+      const shift = rotateImpls ? (cellIndex + repeat * rotated.length) % pairs.length : 0;
+      const order = pairs.map((_, i) => pairs[(i + shift) % pairs.length]);
+      for (const pair of order) {
+        if (!pacesOf(pair.impl).includes(pace)) continue;
+        const { impl } = pair;
+        let r;
+        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+          const tryResult = await pair.runCell(M, size, pace);
+          tryResult.attempt = attempt;
+          if (r === undefined || tryResult.foreignCores < r.foreignCores) r = tryResult;
+          if (tryResult.foreignCores <= retryCores) break;
+          log(
+            `[r${repeat + 1}] ${impl.key} N=${n} ${sizeLabel(size)} ${pace}: other processes used ` +
+              `${fmt(tryResult.foreignCores)} cores during the cell` +
+              (attempt < maxAttempts ? "; running it again" : "; keeping the least disturbed attempt"),
           );
-        } catch (error) {
-          if (!/within/.test(error.message)) throw error;
-          client.send({ cmd: "status" });
-          const status = await client.next("status", 5000).catch(() => undefined);
-          throw new Error(`${error.message}; client status: ${JSON.stringify(status)}`);
+          if (attempt < maxAttempts) await waitForQuiet(`re-running ${impl.key} N=${n}`);
         }
-        server.send({ cmd: "cpu" });
-        const cpu = await step(server.next("cpu", 30_000));
-        seq += m;
-        const events = n * m;
-        if (done.events !== events) throw new Error(`${impl.key}: ${done.events} events counted, expected ${events}`);
-        const elapsedUs = done.tLast - broadcast.t0;
-        const serverCpuUs = cpu.user + cpu.system;
-        return {
-          repeat,
-          impl: impl.key,
-          n,
-          size,
-          pace,
-          m,
-          events,
-          elapsedUs,
-          eventsPerSec: events / (elapsedUs / 1e6),
-          serverCpuUs,
-          serverUserUs: cpu.user,
-          serverSystemUs: cpu.system,
-          cpuPer1k: serverCpuUs / (events / 1000),
-          broadcastLoopUs: broadcast.tEnd - broadcast.t0,
-          latencyP50Us: done.latency.p50,
-          latencyP90Us: done.latency.p90,
-          latencyP99Us: done.latency.p99,
-          latencyMaxUs: done.latency.max,
-          clientCpuPct: (100 * done.clientCpuUs) / elapsedUs,
-        };
-      };
-
-      // Warm-up (JIT, socket buffers), discarded: WARMUP small events at each pace.
-      for (const pace of impl.paces ?? paces) if (paces.includes(pace)) await runCell(WARMUP, 64, pace);
-
-      const cells = [];
-      for (const size of payloads)
-        for (const pace of impl.paces ?? paces) if (paces.includes(pace)) cells.push([size, pace]);
-      // Rotate the cell order by repeat, so no cell always runs first (or last) on a fresh server.
-      const rotated = cells.map((_, i) => cells[(i + repeat) % cells.length]);
-      const results = [];
-      for (const [size, pace] of rotated) {
-        const r = await runCell(M, size, pace);
         results.push(r);
         log(
           `[r${repeat + 1}] ${impl.key.padEnd(16)} N=${String(n).padStart(4)} ${sizeLabel(size).padStart(6)} ` +
             `${pace.padEnd(9)}: ${fmtInt(r.eventsPerSec).padStart(9)} ev/s, ${fmt(r.cpuPer1k / 1000)} µs CPU/ev, ` +
-            `p50 ${fmt(r.latencyP50Us / 1000)} ms, p99 ${fmt(r.latencyP99Us / 1000)} ms, client CPU ${fmt(r.clientCpuPct, 0)} %`,
+            `p50 ${fmt(r.latencyP50Us / 1000)} ms, p99 ${fmt(r.latencyP99Us / 1000)} ms, ` +
+            `client CPU ${fmt(r.clientCpuPct, 0)} %, client sleeps/1k ev ${fmt(r.clientWakeupsPer1k, 1)}, ` +
+            `softirq ${fmt(r.softirqCores)} cores, others ${fmt(r.foreignCores)} cores`,
         );
       }
-      client.send({ cmd: "verify", total: seq });
-      const verified = await step(client.next("verified", 30_000));
-      if (!verified.ok) throw new Error(`${impl.key} N=${n}: verification failed: ${verified.errors.join("; ")}`);
-      return results;
-    } finally {
-      await client.stop();
     }
+    for (const pair of pairs) await pair.verify();
+    return results;
   } finally {
-    await server.stop();
+    for (const pair of pairs) await pair.close();
   }
 }
 
@@ -391,6 +527,20 @@ function machineInfo() {
   };
 }
 
+/**
+ * Ratio of `impl` to `ref` for one cell: the median over repeats of the ratio within each repeat (both measured
+ * minutes apart at most), which cancels most of the machine's drift between repeats.
+ */
+function pairedRatio(rows, impl, ref, match, field) {
+  const values = [];
+  for (const r of rows) {
+    if (r.impl !== impl || !match(r)) continue;
+    const base = rows.find((b) => b.impl === ref && b.repeat === r.repeat && match(b));
+    if (base !== undefined) values.push(r[field] / base[field]);
+  }
+  return median(values);
+}
+
 function aggregate(runs) {
   const groups = new Map();
   for (const r of runs) {
@@ -400,19 +550,30 @@ function aggregate(runs) {
   }
   const cells = new Map();
   for (const [key, rs] of groups) {
+    const { impl, n, size, pace } = rs[0];
     const m = (field) => median(rs.map((r) => r[field]));
+    const same = (r) => r.n === n && r.size === size && r.pace === pace;
     cells.set(key, {
-      impl: rs[0].impl,
-      n: rs[0].n,
-      size: rs[0].size,
-      pace: rs[0].pace,
+      impl,
+      n,
+      size,
+      pace,
       repeats: rs.length,
       eventsPerSec: m("eventsPerSec"),
+      eventsPerSecMin: Math.min(...rs.map((r) => r.eventsPerSec)),
+      eventsPerSecMax: Math.max(...rs.map((r) => r.eventsPerSec)),
       cpuPer1k: m("cpuPer1k"),
       latencyP50Us: m("latencyP50Us"),
       latencyP99Us: m("latencyP99Us"),
       clientCpuPct: m("clientCpuPct"),
-      spread: [Math.min(...rs.map((r) => r.eventsPerSec)), Math.max(...rs.map((r) => r.eventsPerSec))],
+      foreignCoresMax: Math.max(...rs.map((r) => r.foreignCores ?? 0)),
+      vsRaw: {
+        eventsPerSec: pairedRatio(runs, impl, "raw", same, "eventsPerSec"),
+        cpuPer1k: pairedRatio(runs, impl, "raw", same, "cpuPer1k"),
+        latencyP50Us: pairedRatio(runs, impl, "raw", same, "latencyP50Us"),
+        latencyP99Us: pairedRatio(runs, impl, "raw", same, "latencyP99Us"),
+      },
+      vsBetterSse: { eventsPerSec: pairedRatio(runs, impl, "better-sse", same, "eventsPerSec") },
     });
   }
   return cells;
@@ -422,6 +583,7 @@ function aggregateMemory(mem) {
   const out = new Map();
   for (const impl of new Set(mem.map((r) => r.impl))) {
     const rs = mem.filter((r) => r.impl === impl);
+    const all = () => true;
     out.set(impl, {
       impl,
       n: rs[0].n,
@@ -429,18 +591,24 @@ function aggregateMemory(mem) {
       heapPerConn: median(rs.map((r) => r.heapPerConn)),
       rssPerConn: median(rs.map((r) => r.rssPerConn)),
       externalPerConn: median(rs.map((r) => r.externalPerConn)),
+      vsRaw: {
+        heapPerConn: pairedRatio(mem, impl, "raw", all, "heapPerConn"),
+        rssPerConn: pairedRatio(mem, impl, "raw", all, "rssPerConn"),
+      },
     });
   }
   return out;
 }
 
-const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : Number.NaN);
 const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
 
 function markdown(info, cells, memory) {
   const lines = [];
   lines.push(`Machine: ${info.nproc} × ${info.cpuModel}, ${info.memoryGiB} GiB, ${info.platform}, Node ${info.node}.`);
-  lines.push(`Date: ${info.date}. Commit: ${info.commit}. Command: \`${info.command}\`.`);
+  lines.push(
+    `Date: ${info.date}. Commit: ${info.commit}; event-flare build ${info.eventFlareBuild.source} of ${info.eventFlareBuild.builtAt}, ` +
+      `sha256 ${info.eventFlareBuild.distHash}. Command: \`${info.command}\`.`,
+  );
   lines.push(
     `M = ${M} broadcasts per cell, medians of ${repeats} repeat(s); × raw = ratio to raw node:http in the same cell.`,
   );
@@ -452,20 +620,20 @@ function markdown(info, cells, memory) {
     lines.push(`### N = ${n} clients`);
     lines.push("");
     lines.push(
-      "| payload | pace | implementation | events/s | × raw | server CPU µs / 1000 events | × raw | latency p50 ms | p99 ms | p99 × raw | client CPU % |",
+      "| payload | pace | implementation | events/s | (min–max) | × raw | server CPU µs / 1000 events | × raw | latency p50 ms | p99 ms | p99 × raw | client CPU % |",
     );
-    lines.push("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+    lines.push("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for (const size of payloads) {
       for (const pace of paces) {
-        const raw = cells.get(`raw|${n}|${size}|${pace}`);
         for (const key of order) {
           const c = cells.get(`${key}|${n}|${size}|${pace}`);
           if (c === undefined) continue;
           const label = IMPLEMENTATIONS.find((i) => i.key === key).label;
+          const k = (v) => (Number.isFinite(v) ? `${Math.round(v / 1000)}k` : "–");
           lines.push(
-            `| ${sizeLabel(size)} | ${pace} | ${label} | ${fmtInt(c.eventsPerSec)} | ${x(ratio(c.eventsPerSec, raw?.eventsPerSec))} | ` +
-              `${fmtInt(c.cpuPer1k)} | ${x(ratio(c.cpuPer1k, raw?.cpuPer1k))} | ${fmt(c.latencyP50Us / 1000)} | ` +
-              `${fmt(c.latencyP99Us / 1000)} | ${x(ratio(c.latencyP99Us, raw?.latencyP99Us))} | ${fmt(c.clientCpuPct, 0)} |`,
+            `| ${sizeLabel(size)} | ${pace} | ${label} | ${fmtInt(c.eventsPerSec)} | ${k(c.eventsPerSecMin)}–${k(c.eventsPerSecMax)} | ` +
+              `${x(c.vsRaw.eventsPerSec)} | ${fmtInt(c.cpuPer1k)} | ${x(c.vsRaw.cpuPer1k)} | ${fmt(c.latencyP50Us / 1000)} | ` +
+              `${fmt(c.latencyP99Us / 1000)} | ${x(c.vsRaw.latencyP99Us)} | ${fmt(c.clientCpuPct, 0)} |`,
           );
         }
       }
@@ -473,7 +641,6 @@ function markdown(info, cells, memory) {
     lines.push("");
   }
   if (memory.size > 0) {
-    const raw = memory.get("raw");
     lines.push(`### Idle memory per connection (N = ${[...memory.values()][0].n}, after full GC)`);
     lines.push("");
     lines.push("| implementation | heap bytes / conn | × raw | RSS bytes / conn | × raw | external bytes / conn |");
@@ -483,8 +650,8 @@ function markdown(info, cells, memory) {
       if (m === undefined) continue;
       const label = IMPLEMENTATIONS.find((i) => i.key === key).label;
       lines.push(
-        `| ${label} | ${fmtInt(m.heapPerConn)} | ${x(ratio(m.heapPerConn, raw?.heapPerConn))} | ${fmtInt(m.rssPerConn)} | ` +
-          `${x(ratio(m.rssPerConn, raw?.rssPerConn))} | ${fmtInt(m.externalPerConn)} |`,
+        `| ${label} | ${fmtInt(m.heapPerConn)} | ${x(m.vsRaw.heapPerConn)} | ${fmtInt(m.rssPerConn)} | ` +
+          `${x(m.vsRaw.rssPerConn)} | ${fmtInt(m.externalPerConn)} |`,
       );
     }
     lines.push("");
@@ -508,42 +675,63 @@ function evaluateTargets(cells, memory) {
     for (const size of payloads) {
       for (const pace of paces) {
         const ef = get("event-flare", n, size, pace);
-        const raw = get("raw", n, size, pace);
-        const bs = get("better-sse", n, size, pace);
         const cell = `N=${n}, ${sizeLabel(size)}, ${pace}`;
-        if (ef !== undefined && raw !== undefined) {
-          const r = ratio(ef.eventsPerSec, raw.eventsPerSec);
-          out.push({ target: "events/s ≥ 0.9× raw", cell, measured: x(r), met: r >= 0.9 });
-          const c = ratio(ef.cpuPer1k, raw.cpuPer1k);
-          out.push({ target: "CPU per delivered event ≤ 1.1× raw", cell, measured: x(c), met: c <= 1.1 });
-        }
-        if (pace === "burst" && ef !== undefined && bs !== undefined) {
-          const r = ratio(ef.eventsPerSec, bs.eventsPerSec);
-          out.push({ target: "burst events/s ≥ 4× better-sse", cell, measured: x(r), met: r >= 4 });
+        if (ef === undefined) continue;
+        const r = ef.vsRaw.eventsPerSec;
+        if (Number.isFinite(r)) out.push({ target: "events/s ≥ 0.9× raw", cell, ratio: r, met: r >= 0.9 });
+        const c = ef.vsRaw.cpuPer1k;
+        if (Number.isFinite(c))
+          out.push({ target: "CPU per delivered event ≤ 1.1× raw", cell, ratio: c, met: c <= 1.1 });
+        const b = ef.vsBetterSse.eventsPerSec;
+        if (pace === "burst" && Number.isFinite(b)) {
+          out.push({ target: "burst events/s ≥ 4× better-sse", cell, ratio: b, met: b >= 4 });
         }
       }
     }
   }
   for (const size of payloads) {
-    const fi = get("event-flare-fi10", 5000, size, "immediate");
-    const raw = get("raw", 5000, size, "immediate");
-    if (fi !== undefined && raw !== undefined) {
-      const r = ratio(fi.eventsPerSec, raw.eventsPerSec);
+    const r = get("event-flare-fi10", 5000, size, "immediate")?.vsRaw.eventsPerSec;
+    if (Number.isFinite(r)) {
       out.push({
         target: "flushInterval 10 events/s ≥ 2× raw (immediate)",
         cell: `N=5000, ${sizeLabel(size)}, immediate`,
-        measured: x(r),
+        ratio: r,
         met: r >= 2,
       });
     }
   }
   const efMem = memory.get("event-flare");
-  const rawMem = memory.get("raw");
-  if (efMem !== undefined && rawMem !== undefined) {
-    const r = ratio(efMem.heapPerConn, rawMem.heapPerConn);
-    out.push({ target: "heap per idle connection ≤ 1.25× raw", cell: `N=${efMem.n}`, measured: x(r), met: r <= 1.25 });
+  const h = efMem?.vsRaw.heapPerConn;
+  if (Number.isFinite(h)) {
+    out.push({ target: "heap per idle connection ≤ 1.25× raw", cell: `N=${efMem.n}`, ratio: h, met: h <= 1.25 });
   }
-  return out;
+  return out.map((t) => ({ ...t, measured: `${t.ratio.toFixed(3)}×` }));
+}
+
+/**
+ * Copies the built ESM package (dist/esm) aside and returns its entry and a hash of its files: every server child of
+ * this run imports that copy, so a rebuild of dist/ during a long run cannot mix two versions into one result.
+ */
+function snapshotPackage(stamp) {
+  const source = args.dist !== undefined ? path.resolve(String(args.dist)) : path.join(root, "dist", "esm");
+  if (!existsSync(path.join(source, "index.js"))) throw new Error(`${source}/index.js is missing: run npm run build`);
+  const target = path.join(resultsDir, `pkg-${stamp}`, "esm");
+  cpSync(source, target, { recursive: true });
+  const hash = createHash("sha256");
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith(".js")) hash.update(entry.name).update(readFileSync(full));
+    }
+  };
+  walk(target);
+  return {
+    entry: path.join(target, "index.js"),
+    source: path.relative(root, source),
+    hash: hash.digest("hex").slice(0, 12),
+    builtAt: statSync(path.join(source, "index.js")).mtime.toISOString(),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -552,11 +740,27 @@ function evaluateTargets(cells, memory) {
 const info = machineInfo();
 const stamp = info.date.replace(/[:.]/g, "-");
 mkdirSync(resultsDir, { recursive: true });
+const pkg = snapshotPackage(stamp);
+info.eventFlareBuild = { source: pkg.source, distHash: pkg.hash, builtAt: pkg.builtAt };
 const jsonPath = path.join(resultsDir, `bench-${stamp}.json`);
 const mdPath = path.join(resultsDir, `bench-${stamp}.md`);
 const runs = [];
 const mem = [];
-const settings = { quick, Ns, repeats, M, warmup: WARMUP, payloads, paces, memN, impls: impls.map((i) => i.key), pin };
+const settings = {
+  quick,
+  Ns,
+  repeats,
+  M,
+  warmup: WARMUP,
+  payloads,
+  paces,
+  memN,
+  impls: impls.map((i) => i.key),
+  pin,
+  quietCores,
+  maxAttempts,
+  rotateImpls,
+};
 
 function save(status, error) {
   const cells = aggregate(runs);
@@ -598,10 +802,8 @@ async function main() {
     }
     if (args["mem-only"] !== true) {
       for (const n of Ns) {
-        for (const impl of impls) {
-          runs.push(...(await throughputGroup(impl, n, repeat)));
-          save("running");
-        }
+        runs.push(...(await throughputRound(n, repeat)));
+        save("running");
       }
     }
   }

@@ -1,20 +1,30 @@
 // The SERVER child: one implementation behind a plain node:http server on 127.0.0.1, driven over IPC by run.mjs.
 // Its CPU and memory are measured here, alone: the clients live in another process.
 //
-// argv[2] is JSON: { impl: "raw" | "event-flare" | "better-sse" | "sse-channel", flushInterval?, snapshotDir? }
+// argv[2] is JSON: { impl: "raw" | "event-flare" | "better-sse" | "sse-channel", flushInterval?, snapshotDir?,
+//                    eventFlareEntry? (path of the event-flare ESM entry to import instead of the package) }
 //
 // IPC in:  { cmd: "wait-clients", n }  -> { type: "clients", count } once n streams are registered
 //          { cmd: "mem" , label }      -> { type: "mem", label, memory, count } after a full GC
+//          { cmd: "prepare" }          -> { type: "prepared" } after a full GC (outside the measured window)
 //          { cmd: "run", seqStart, m, size, pace } -> { type: "broadcast-done", t0, tEnd }
-//          { cmd: "cpu" }              -> { type: "cpu", user, system } since the start of the last run
+//          { cmd: "cpu" }              -> { type: "cpu", user, system, voluntarySwitches, involuntarySwitches }
+//                                         since the start of the last run
 //          { cmd: "exit" }
 import http from "node:http";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import v8 from "node:v8";
-import { bindToParent, fullGc, makePayload, nowUs, toParent } from "./common.mjs";
+import { bindToParent, contextSwitches, fullGc, makePayload, nowUs, toParent } from "./common.mjs";
 
 const config = JSON.parse(process.argv[2]);
 bindToParent(`server(${config.impl})`);
+
+/**
+ * Heartbeats/pings every hour: the timers exist (so idle memory includes them) but never fire during a run, where
+ * they would add writes to the measured cells, or to cells of other implementations while this one idles.
+ */
+const HEARTBEAT_MS = 3_600_000;
 
 const SSE_HEADERS = {
   "Content-Type": "text/event-stream; charset=utf-8",
@@ -33,7 +43,7 @@ async function createImpl(name) {
       // The practical limit: encode once into one Buffer, res.write it to every response. Nothing else.
       const clients = [];
       return {
-        handle(req, res) {
+        handle(_req, res) {
           res.writeHead(200, SSE_HEADERS);
           res.write("retry: 1000\n\n");
           clients.push(res);
@@ -50,9 +60,13 @@ async function createImpl(name) {
       };
     }
     case "event-flare": {
-      const { Session, BroadcastStream } = await import("event-flare");
+      // run.mjs passes a private copy of dist/esm taken at its start, so a rebuild while the bench runs cannot mix
+      // two versions into one result; without it, the package itself.
+      const { Session, BroadcastStream } = await import(
+        config.eventFlareEntry !== undefined ? pathToFileURL(config.eventFlareEntry).href : "event-flare"
+      );
       const channel = new BroadcastStream("bench");
-      const options = { heartbeatInterval: 45_000, flushInterval: config.flushInterval ?? 0 };
+      const options = { heartbeatInterval: HEARTBEAT_MS, flushInterval: config.flushInterval ?? 0 };
       return {
         handle(req, res) {
           channel.register(new Session(req, res, options));
@@ -66,11 +80,11 @@ async function createImpl(name) {
     case "better-sse": {
       const { createChannel, createSession } = await import("better-sse");
       const channel = createChannel();
-      // keepAlive matched to event-flare's 45 s heartbeat (default 10 s); everything else default, including the
+      // keepAlive (a timer per session, default 10 s) set to the same hour; everything else default, including the
       // JSON.stringify serializer (so the data line is the payload in quotes) and the 2 s retry line.
       return {
         handle(req, res) {
-          createSession(req, res, { keepAlive: 45_000 }).then(
+          createSession(req, res, { keepAlive: HEARTBEAT_MS }).then(
             (session) => channel.register(session),
             (error) => toParent({ type: "error", message: `better-sse createSession: ${error}` }),
           );
@@ -84,8 +98,8 @@ async function createImpl(name) {
     case "sse-channel": {
       const { default: SseChannel } = await import("sse-channel");
       // History needs an id on every message; kept at 100 entries like event-flare's channel default (its own
-      // default is 500). Pings matched to event-flare's 45 s heartbeat (default 20 s).
-      const channel = new SseChannel({ historySize: 100, pingInterval: 45_000 });
+      // default is 500). One ping timer for the channel (default 20 s), set to the same hour.
+      const channel = new SseChannel({ historySize: 100, pingInterval: HEARTBEAT_MS });
       return {
         handle(req, res) {
           channel.addClient(req, res);
@@ -120,13 +134,14 @@ function checkClients() {
 }
 
 let cpuAtStart;
+let switchesAtStart;
 let snapshotIndex = 0;
 
 function run({ seqStart, m, size, pace }) {
   const pad = "x".repeat(size);
   const end = seqStart + m;
-  fullGc();
   let seq = seqStart;
+  switchesAtStart = contextSwitches();
   cpuAtStart = process.cpuUsage();
   const t0 = nowUs();
   const done = () => toParent({ type: "broadcast-done", t0, tEnd: nowUs() });
@@ -170,12 +185,24 @@ process.on("message", (msg) => {
       }, 100);
       break;
     }
+    case "prepare":
+      // Outside the measured window: collect garbage now rather than during the next cell.
+      fullGc();
+      toParent({ type: "prepared" });
+      break;
     case "run":
       run(msg);
       break;
     case "cpu": {
       const cpu = process.cpuUsage(cpuAtStart);
-      toParent({ type: "cpu", user: cpu.user, system: cpu.system });
+      const switches = contextSwitches();
+      toParent({
+        type: "cpu",
+        user: cpu.user,
+        system: cpu.system,
+        voluntarySwitches: switches.voluntary - switchesAtStart.voluntary,
+        involuntarySwitches: switches.involuntary - switchesAtStart.involuntary,
+      });
       break;
     }
     case "exit":
