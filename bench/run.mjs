@@ -6,10 +6,14 @@
 //
 // Other flags: --repeats=K  --messages=M  --impl=raw,event-flare,…  --payloads=64,1024  --paces=immediate,burst
 //              --mem-n=N  --skip-mem  --mem-only  --cell-timeout=SECONDS  --pin (taskset: server CPU 0, client CPU 1)
+//              --paces=steady [--steady-ms=100]  (not in the default matrix: one broadcast every steady-ms, a light load
+//                                    for latency; events/s then only reflects the pace)
 //              --cpu-prof[=impl,…]  (server children write .cpuprofile files to bench/results/profiles/)
 //              --heap-snapshot      (idle-memory servers write heap snapshots before/after connecting)
 //              --quiet-cores=0.15 --quiet-wait=900 --attempts=4 --retry-cores=0.25  (interference guard, below)
 //              --rotate-impls=false (always measure in the order A B C D E instead of rotating it cell by cell)
+//              --inject-fault=drop|duplicate|reorder|truncate  (self-test: the raw server misbehaves towards one client
+//                                    in the first measured cell; the run must fail with a non-zero exit)
 //              --dist=DIR           (benchmark the event-flare ESM build in DIR instead of ./dist/esm, e.g. a build of
 //                                    one commit exported with `git archive`; DIR must sit inside this repository so
 //                                    that its `rxjs` import resolves)
@@ -22,7 +26,7 @@
 // Exits non-zero when any client misses, duplicates or reorders an event, or anything times out.
 import { execFileSync, fork } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,6 +71,8 @@ const known = new Set([
   "retry-cores",
   "dist",
   "rotate-impls",
+  "inject-fault",
+  "steady-ms",
 ]);
 for (const name of Object.keys(args)) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
 
@@ -90,6 +96,10 @@ const quietWaitMs = Number(args["quiet-wait"] ?? 900) * 1000;
 const maxAttempts = Number(args.attempts ?? 4);
 const retryCores = Number(args["retry-cores"] ?? 0.25);
 const rotateImpls = args["rotate-impls"] !== "false";
+const injectFault = args["inject-fault"];
+if (injectFault !== undefined && !["drop", "duplicate", "reorder", "truncate"].includes(injectFault)) {
+  throw new Error(`--inject-fault must be drop, duplicate, reorder or truncate, not ${injectFault}`);
+}
 
 const IMPLEMENTATIONS = [
   { key: "raw", impl: "raw", label: "raw node:http" },
@@ -101,7 +111,7 @@ const IMPLEMENTATIONS = [
     impl: "event-flare",
     flushInterval: 10,
     label: "event-flare flushInterval 10",
-    paces: ["immediate"],
+    paces: ["immediate", "steady"],
     memory: false,
   },
 ];
@@ -109,7 +119,10 @@ const implFilter = args.impl !== undefined ? new Set(list(args.impl)) : undefine
 const impls = IMPLEMENTATIONS.filter((i) => implFilter === undefined || implFilter.has(i.key));
 if (impls.length === 0) throw new Error(`--impl matched nothing; known: ${IMPLEMENTATIONS.map((i) => i.key)}`);
 for (const n of Ns) if (!Number.isInteger(n) || n < 1) throw new Error(`bad N ${n}`);
-for (const pace of paces) if (pace !== "immediate" && pace !== "burst") throw new Error(`bad pace ${pace}`);
+for (const pace of paces) {
+  if (!["immediate", "burst", "steady"].includes(pace)) throw new Error(`bad pace ${pace}`);
+}
+const steadyMs = Number(args["steady-ms"] ?? 100);
 
 const cpuProf = args["cpu-prof"];
 const cpuProfImpls = cpuProf === true ? undefined : cpuProf !== undefined ? new Set(list(cpuProf)) : new Set();
@@ -345,7 +358,14 @@ class Pair {
     this.server = new Child(
       `server ${impl.key} N=${n}`,
       "server.mjs",
-      { impl: impl.impl, flushInterval: impl.flushInterval, eventFlareEntry: pkg.entry },
+      {
+        impl: impl.impl,
+        flushInterval: impl.flushInterval,
+        eventFlareEntry: pkg.entry,
+        fault: impl.key === "raw" ? injectFault : undefined,
+        // The fault hits the first cell after the warm-up (one warm-up cell per pace).
+        faultSeq: WARMUP * warmupPaces(impl).length + 5,
+      },
       serverArgv(impl, `N${n}-r${this.repeat + 1}`),
       SERVER_CPU,
     );
@@ -367,7 +387,7 @@ class Pair {
     await step(client.next("armed", 60_000));
     const stat0 = procStat();
     const wall0 = Date.now();
-    server.send({ cmd: "run", seqStart: this.seq, m, size, pace });
+    server.send({ cmd: "run", seqStart: this.seq, m, size, pace, intervalMs: steadyMs });
     let broadcast;
     let done;
     try {
@@ -440,6 +460,7 @@ class Pair {
 }
 
 const pacesOf = (impl) => (impl.paces ?? paces).filter((pace) => paces.includes(pace));
+const warmupPaces = (impl) => [...new Set(pacesOf(impl).map((p) => (p === "steady" ? "immediate" : p)))];
 
 /**
  * One round for one N: every implementation's server and client are started and connected first (idle ones cost
@@ -452,8 +473,12 @@ async function throughputRound(n, repeat) {
   const results = [];
   try {
     for (const pair of pairs) await pair.open();
-    // Warm-up (JIT, socket buffers), discarded: WARMUP small events at each pace.
-    for (const pair of pairs) for (const pace of pacesOf(pair.impl)) await pair.runCell(WARMUP, 64, pace);
+    // Warm-up (JIT, socket buffers), discarded: WARMUP small events at each pace (immediate for a steady pace).
+    for (const pair of pairs) {
+      for (const pace of warmupPaces(pair.impl)) {
+        await pair.runCell(WARMUP, 64, pace);
+      }
+    }
 
     const cells = [];
     for (const size of payloads) for (const pace of paces) cells.push([size, pace]);
@@ -610,7 +635,10 @@ function markdown(info, cells, memory) {
       `sha256 ${info.eventFlareBuild.distHash}. Command: \`${info.command}\`.`,
   );
   lines.push(
-    `M = ${M} broadcasts per cell, medians of ${repeats} repeat(s); × raw = ratio to raw node:http in the same cell.`,
+    `M = ${M} broadcasts per cell; figures are medians of ${repeats} repeat(s); (min–max) is the events/s range over ` +
+      "the repeats; × raw is the median over repeats of the ratio to raw node:http measured in the same cell of the " +
+      "same repeat (seconds apart). Implementation order rotated cell by cell: " +
+      `${rotateImpls ? "yes" : "no"}.`,
   );
   lines.push("");
   const order = IMPLEMENTATIONS.map((i) => i.key);
@@ -673,7 +701,8 @@ function evaluateTargets(cells, memory) {
   const get = (impl, n, size, pace) => cells.get(`${impl}|${n}|${size}|${pace}`);
   for (const n of Ns.filter((v) => v >= 1000)) {
     for (const size of payloads) {
-      for (const pace of paces) {
+      // The targets are defined for the immediate and burst paces; a steady pace is a latency probe.
+      for (const pace of paces.filter((p) => p !== "steady")) {
         const ef = get("event-flare", n, size, pace);
         const cell = `N=${n}, ${sizeLabel(size)}, ${pace}`;
         if (ef === undefined) continue;
@@ -741,6 +770,8 @@ const info = machineInfo();
 const stamp = info.date.replace(/[:.]/g, "-");
 mkdirSync(resultsDir, { recursive: true });
 const pkg = snapshotPackage(stamp);
+// The copy is only needed while children run.
+process.on("exit", () => rmSync(path.dirname(path.dirname(pkg.entry)), { recursive: true, force: true }));
 info.eventFlareBuild = { source: pkg.source, distHash: pkg.hash, builtAt: pkg.builtAt };
 const jsonPath = path.join(resultsDir, `bench-${stamp}.json`);
 const mdPath = path.join(resultsDir, `bench-${stamp}.md`);

@@ -2,12 +2,14 @@
 // Its CPU and memory are measured here, alone: the clients live in another process.
 //
 // argv[2] is JSON: { impl: "raw" | "event-flare" | "better-sse" | "sse-channel", flushInterval?, snapshotDir?,
-//                    eventFlareEntry? (path of the event-flare ESM entry to import instead of the package) }
+//                    eventFlareEntry? (path of the event-flare ESM entry to import instead of the package),
+//                    fault?, faultSeq? (self-test for raw: see faulty() below) }
 //
 // IPC in:  { cmd: "wait-clients", n }  -> { type: "clients", count } once n streams are registered
 //          { cmd: "mem" , label }      -> { type: "mem", label, memory, count } after a full GC
 //          { cmd: "prepare" }          -> { type: "prepared" } after a full GC (outside the measured window)
-//          { cmd: "run", seqStart, m, size, pace } -> { type: "broadcast-done", t0, tEnd }
+//          { cmd: "run", seqStart, m, size, pace, intervalMs } -> { type: "broadcast-done", t0, tEnd }
+//                                         (pace: "immediate" | "burst" | "steady", the last every intervalMs)
 //          { cmd: "cpu" }              -> { type: "cpu", user, system, voluntarySwitches, involuntarySwitches }
 //                                         since the start of the last run
 //          { cmd: "exit" }
@@ -54,7 +56,12 @@ async function createImpl(name) {
         },
         broadcast(seq, data) {
           const frame = Buffer.from(`id: ${seq + 1}\ndata: ${data}\n\n`);
+          if (config.fault !== undefined && seq === config.faultSeq) return faulty(clients, frame, seq, data);
           for (let i = 0; i < clients.length; i++) clients[i].write(frame);
+          if (held !== undefined) {
+            clients[clients.length - 1].write(held);
+            held = undefined;
+          }
         },
         count: () => clients.length,
       };
@@ -115,6 +122,26 @@ async function createImpl(name) {
   }
 }
 
+/**
+ * Self-test of the client's checks (run.mjs --inject-fault=…): event `seq` reaches the last client wrongly, every
+ * other client normally. The run must then fail.
+ */
+let held;
+function faulty(clients, frame, seq, data) {
+  const victim = clients.length - 1;
+  for (let i = 0; i < victim; i++) clients[i].write(frame);
+  const res = clients[victim];
+  if (config.fault === "duplicate") {
+    res.write(frame);
+    res.write(frame);
+  } else if (config.fault === "truncate") {
+    res.write(Buffer.from(`id: ${seq + 1}\ndata: ${data.slice(0, -1)}\n\n`));
+  } else if (config.fault === "reorder") {
+    held = frame; // written after the next event
+  }
+  // "drop": nothing at all
+}
+
 const impl = await createImpl(config.impl);
 const server = http.createServer((req, res) => impl.handle(req, res));
 server.on("clientError", (error, socket) => {
@@ -137,7 +164,7 @@ let cpuAtStart;
 let switchesAtStart;
 let snapshotIndex = 0;
 
-function run({ seqStart, m, size, pace }) {
+function run({ seqStart, m, size, pace, intervalMs }) {
   const pad = "x".repeat(size);
   const end = seqStart + m;
   let seq = seqStart;
@@ -145,7 +172,16 @@ function run({ seqStart, m, size, pace }) {
   cpuAtStart = process.cpuUsage();
   const t0 = nowUs();
   const done = () => toParent({ type: "broadcast-done", t0, tEnd: nowUs() });
-  if (pace === "burst") {
+  if (pace === "steady") {
+    // A light load for latency: one broadcast every intervalMs.
+    const step = () => {
+      impl.broadcast(seq, makePayload(seq, size, pad));
+      seq += 1;
+      if (seq < end) setTimeout(step, intervalMs);
+      else done();
+    };
+    step();
+  } else if (pace === "burst") {
     // All M broadcasts in one synchronous loop.
     for (; seq < end; seq++) impl.broadcast(seq, makePayload(seq, size, pad));
     done();
