@@ -1,6 +1,7 @@
 import { asyncScheduler, interval, type Observable, type SchedulerLike, type Subscription, share } from "rxjs";
+import { perScheduler } from "./perScheduler.js";
 
-const shared = new WeakMap<SchedulerLike, Map<number, Observable<number>>>();
+const sharedHeartbeat = perScheduler((period, scheduler) => interval(period, scheduler).pipe(share()));
 
 /**
  * The heartbeat for one period: a single `interval` shared by every session that uses that period and scheduler.
@@ -13,17 +14,7 @@ const shared = new WeakMap<SchedulerLike, Map<number, Observable<number>>>();
  * @param scheduler Where the timer runs. Defaults to `asyncScheduler`; pass a `TestScheduler` in marble tests.
  */
 export function heartbeat(period: number, scheduler: SchedulerLike = asyncScheduler): Observable<number> {
-  let byPeriod = shared.get(scheduler);
-  if (byPeriod === undefined) {
-    byPeriod = new Map();
-    shared.set(scheduler, byPeriod);
-  }
-  let beat$ = byPeriod.get(period);
-  if (beat$ === undefined) {
-    beat$ = interval(period, scheduler).pipe(share());
-    byPeriod.set(period, beat$);
-  }
-  return beat$;
+  return sharedHeartbeat(period, scheduler);
 }
 
 /** Something that writes a heartbeat when the shared timer ticks. */
@@ -36,7 +27,7 @@ interface Group {
   subscription: Subscription | undefined;
 }
 
-const groups = new WeakMap<SchedulerLike, Map<number, Group>>();
+const group = perScheduler((): Group => ({ members: new Set(), subscription: undefined }));
 
 /**
  * Joins `member` to the heartbeat of `period`: one subscription to the shared {@link heartbeat} per period and
@@ -44,20 +35,11 @@ const groups = new WeakMap<SchedulerLike, Map<number, Group>>();
  * The first member starts the interval; {@link leaveHeartbeat} by the last one stops it.
  */
 export function joinHeartbeat(member: Beating, period: number, scheduler: SchedulerLike = asyncScheduler): void {
-  let byPeriod = groups.get(scheduler);
-  if (byPeriod === undefined) {
-    byPeriod = new Map();
-    groups.set(scheduler, byPeriod);
-  }
-  let group = byPeriod.get(period);
-  if (group === undefined) {
-    group = { members: new Set(), subscription: undefined };
-    byPeriod.set(period, group);
-  }
-  group.members.add(member);
-  if (group.subscription === undefined) {
-    const { members } = group;
-    group.subscription = heartbeat(period, scheduler).subscribe(() => {
+  const joined = group(period, scheduler);
+  joined.members.add(member);
+  if (joined.subscription === undefined) {
+    const { members } = joined;
+    joined.subscription = heartbeat(period, scheduler).subscribe(() => {
       for (const m of members) m.beat();
     });
   }
@@ -65,8 +47,8 @@ export function joinHeartbeat(member: Beating, period: number, scheduler: Schedu
 
 /** Leaves the heartbeat joined with {@link joinHeartbeat}; the last member to leave stops the timer. */
 export function leaveHeartbeat(member: Beating, period: number, scheduler: SchedulerLike = asyncScheduler): void {
-  const group = groups.get(scheduler)?.get(period);
-  if (group === undefined || !group.members.delete(member) || group.members.size > 0) return;
-  group.subscription?.unsubscribe();
-  group.subscription = undefined;
+  const joined = group(period, scheduler);
+  if (!joined.members.delete(member) || joined.members.size > 0) return;
+  joined.subscription?.unsubscribe();
+  joined.subscription = undefined;
 }

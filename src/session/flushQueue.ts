@@ -1,4 +1,5 @@
 import type { SchedulerLike } from "rxjs";
+import { perScheduler } from "../perScheduler.js";
 
 /** Something with queued frames to write when the queue flushes. */
 export interface Flushable {
@@ -38,21 +39,7 @@ class FlushQueue {
   };
 }
 
-const queues = new WeakMap<SchedulerLike, Map<number, FlushQueue>>();
-
 /** The flush queue shared by every session with this window and scheduler. */
-export function flushQueue(windowMs: number, scheduler: SchedulerLike): FlushQueue {
-  let byWindow = queues.get(scheduler);
-  if (byWindow === undefined) {
-    byWindow = new Map();
-    queues.set(scheduler, byWindow);
-  }
-  let queue = byWindow.get(windowMs);
-  if (queue === undefined) {
-    queue = new FlushQueue(windowMs, scheduler);
-    byWindow.set(windowMs, queue);
-  }
-  return queue;
-}
+export const flushQueue = perScheduler((windowMs, scheduler) => new FlushQueue(windowMs, scheduler));
 
 export type { FlushQueue };
