@@ -10,7 +10,7 @@ import { formatEventId, processIds } from "../ids.js";
 import { readLastEventId } from "../lastEventId.js";
 import { messageToData } from "../message.js";
 import { type ResolvedSessionOptions, resolveSessionOptions, type SessionOptions } from "../options.js";
-import type { Connection, ConnectionEnd, ConnectionOwner } from "../transport/Connection.js";
+import type { Connection, ConnectionEnd } from "../transport/Connection.js";
 import { NodeHttpConnection, type NodeRequest, type NodeResponse } from "../transport/nodeHttp.js";
 import { flushQueue } from "./flushQueue.js";
 import { sessionHistories } from "./historyStore.js";
@@ -21,7 +21,7 @@ import {
   type SessionClosedEvent,
   type SessionLifecycleEvent,
 } from "./lifecycle.js";
-import { type OutboundFrame, SessionWriter, type WriterOwner } from "./SessionWriter.js";
+import { type OutboundFrame, SessionWriter } from "./SessionWriter.js";
 
 /** Event names mapped to the type of their data. `Session<{ price: Price }>` only sends `Price` as `price`. */
 export type EventMap = Record<string, unknown>;
@@ -52,10 +52,10 @@ export type SessionEmitterEvents = {
  * });
  * ```
  */
-export class Session<TEvents extends EventMap = EventMap>
-  extends EventEmitter<SessionEmitterEvents>
-  implements ConnectionOwner, WriterOwner
-{
+// No `implements ConnectionOwner, WriterOwner`: those members are @internal and stripped from the published
+// declarations, where the clause would then fail a consumer's library check (TS2420). They are checked
+// structurally where the session hands itself to its connection and writer.
+export class Session<TEvents extends EventMap = EventMap> extends EventEmitter<SessionEmitterEvents> {
   /**
    * The Last-Event-ID the client sent when it connected (header, `lastEventId` or `evs_last_event_id` query),
    * or undefined for a fresh client.
