@@ -1,3 +1,16 @@
+/** Every {@link EventFlareErrorCode}, as a runtime list (for exhaustive checks and documentation tests). */
+export const EVENT_FLARE_ERROR_CODES = [
+  "INVALID_FIELD",
+  "INVALID_OPTION",
+  "INVALID_MESSAGE",
+  "INVALID_ARGUMENT",
+  "SESSION_CLOSED",
+  "ALREADY_REGISTERED",
+  "NOT_REGISTERED",
+  "PREDICATE_FAILED",
+  "CHANNEL_CLOSED",
+] as const;
+
 /**
  * Every code an {@link EventFlareError} can carry.
  *
@@ -11,16 +24,7 @@
  * - `PREDICATE_FAILED`: the predicate given to `broadcastSome` threw; nothing was sent.
  * - `CHANNEL_CLOSED`: the channel was closed with `close()`; it accepts no more sessions or broadcasts.
  */
-export type EventFlareErrorCode =
-  | "INVALID_FIELD"
-  | "INVALID_OPTION"
-  | "INVALID_MESSAGE"
-  | "INVALID_ARGUMENT"
-  | "SESSION_CLOSED"
-  | "ALREADY_REGISTERED"
-  | "NOT_REGISTERED"
-  | "PREDICATE_FAILED"
-  | "CHANNEL_CLOSED";
+export type EventFlareErrorCode = (typeof EVENT_FLARE_ERROR_CODES)[number];
 
 /**
  * The one error class event-flare throws. Switch on {@link EventFlareError.code}; the message says how to fix the call.

@@ -11,7 +11,7 @@ export type {
   SessionRegisteredEvent,
 } from "./channel/lifecycle.js";
 export { encodeComment, encodeEvent, encodeRetry, type SseFields } from "./encode.js";
-export { EventFlareError, type EventFlareErrorCode, isEventFlareError } from "./errors.js";
+export { EVENT_FLARE_ERROR_CODES, EventFlareError, type EventFlareErrorCode, isEventFlareError } from "./errors.js";
 export { heartbeat } from "./heartbeat.js";
 export type { HistoryGapReason } from "./history/History.js";
 export { type RequestLike, readLastEventId } from "./lastEventId.js";
