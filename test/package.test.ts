@@ -1,47 +1,136 @@
 import { execFileSync } from "node:child_process";
+import {
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-// These run against dist/, which `npm test` builds before vitest starts.
+// What a user gets: `npm pack` (which runs prepack, the build) on a copy of the working tree, then `npm install` of
+// the tarball into a fresh project with rxjs and @types/node beside it, then ESM/CJS loads and a strict type check
+// of two consumers with no skipLibCheck. The copy keeps the build away from the repo's dist/, which other test
+// files use while this one runs.
 const root = fileURLToPath(new URL("..", import.meta.url));
-const node = (args: string[]): string => execFileSync(process.execPath, args, { cwd: root, encoding: "utf8" });
+const require = createRequire(import.meta.url);
+const tsc = require.resolve("typescript/bin/tsc");
+const versionOf = (name: string): string =>
+  (JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
 
-describe("the published package", () => {
-  it("imports from ESM by its name", () => {
-    const out = node([
-      "--input-type=module",
-      "-e",
-      'import { Session, EventFlareError } from "event-flare"; console.log(typeof Session, typeof EventFlareError, new EventFlareError("INVALID_OPTION", "m").code);',
-    ]);
-    expect(out.trim()).toBe("function function INVALID_OPTION");
+// A nested npm must not take the outer `npm test`'s package or prefix for its own.
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([key]) => !/^npm_(package_|lifecycle_|command$|config_local_prefix$|config_call$)/i.test(key),
+  ),
+);
+
+/** Runs a command; on failure, throws with everything it printed (tsc prints its errors on stdout). */
+function run(command: string, args: string[], cwd: string): string {
+  try {
+    return execFileSync(command, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(" ")} failed in ${cwd}:\n${stdout ?? ""}${stderr ?? ""}`);
+  }
+}
+
+let work: string;
+let app: string;
+let pkg: string; // the installed package: app/node_modules/event-flare
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "event-flare-package-"));
+
+  // The working tree as git sees it (tracked and untracked, minus ignored files such as dist and node_modules).
+  const checkout = join(work, "checkout");
+  const tree = run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root).split("\0");
+  const isFile = (path: string): boolean => lstatSync(join(root, path), { throwIfNoEntry: false })?.isFile() === true;
+  for (const file of tree.filter((path) => path !== "" && path !== "node_modules" && isFile(path))) {
+    mkdirSync(dirname(join(checkout, file)), { recursive: true });
+    copyFileSync(join(root, file), join(checkout, file));
+  }
+  symlinkSync(join(root, "node_modules"), join(checkout, "node_modules"), "dir"); // the build's typescript
+
+  const report = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], checkout)) as {
+    filename: string;
+  }[];
+  const [tarball] = report;
+  if (tarball === undefined) throw new Error("npm pack reported no tarball");
+
+  app = join(work, "app");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), `${JSON.stringify({ name: "consumer-app", private: true })}\n`);
+  run(
+    "npm",
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--prefer-offline",
+      join(work, tarball.filename),
+      `rxjs@${versionOf("rxjs")}`,
+      `@types/node@${versionOf("@types/node")}`,
+    ],
+    app,
+  );
+  pkg = join(app, "node_modules", "event-flare");
+}, 120_000);
+
+afterAll(() => {
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+describe("the packed tarball, installed in a fresh project", () => {
+  it("imports from ESM", () => {
+    const out = run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { BroadcastStream, EVENT_FLARE_ERROR_CODES, EventFlareError, Session } from "event-flare";
+         console.log(import.meta.resolve("event-flare"));
+         console.log(typeof Session, typeof BroadcastStream, new EventFlareError("INVALID_OPTION", "m").code);
+         console.log(EVENT_FLARE_ERROR_CODES.length);`,
+      ],
+      app,
+    );
+    const [resolved, types, codes] = out.trim().split("\n");
+    expect(fileURLToPath(resolved ?? "")).toBe(join(pkg, "dist", "esm", "index.js"));
+    expect(types).toBe("function function INVALID_OPTION");
+    expect(Number(codes)).toBeGreaterThan(0);
   });
 
-  it("requires from CommonJS by its name", () => {
-    const out = node([
-      "-e",
-      'const { Session, EventFlareError } = require("event-flare"); console.log(typeof Session, typeof EventFlareError);',
-    ]);
-    expect(out.trim()).toBe("function function");
+  it("requires from CommonJS", () => {
+    const out = run(
+      process.execPath,
+      [
+        "-e",
+        `const { BroadcastStream, EventFlareError, Session } = require("event-flare");
+         console.log(require.resolve("event-flare"));
+         console.log(typeof Session, typeof BroadcastStream, new EventFlareError("INVALID_OPTION", "m").code);`,
+      ],
+      app,
+    );
+    const [resolved, types] = out.trim().split("\n");
+    expect(resolved).toBe(join(pkg, "dist", "cjs", "index.js"));
+    expect(types).toBe("function function INVALID_OPTION");
   });
 
-  it("ships type declarations that resolve for ESM and CommonJS consumers", () => {
-    const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-    const args = [
-      tsc,
-      "--noEmit",
-      "--strict",
-      "--skipLibCheck",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--types",
-      "node",
-      "test/package/consumer.mts",
-      "test/package/consumer.cts",
-    ];
-    // tsc exits non-zero (and execFileSync throws with its output) on any type error.
-    expect(() => node(args)).not.toThrow();
+  it("type-checks ESM and CommonJS consumers with --strict and the library check on", () => {
+    for (const consumer of ["consumer.mts", "consumer.cts"]) {
+      copyFileSync(join(root, "test", "package", consumer), join(app, consumer));
+    }
+    const args = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node"];
+    expect(args).not.toContain("--skipLibCheck");
+    // tsc exits non-zero on any error, in the consumers or in the shipped .d.ts files; run() then throws with it.
+    run(process.execPath, [tsc, ...args, "consumer.mts", "consumer.cts"], app);
   });
 });
