@@ -4,14 +4,16 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -42,9 +44,23 @@ function run(command: string, args: string[], cwd: string): string {
   }
 }
 
+/** Every file under `dir`, as paths relative to it with "/" separators. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((path) => statSync(join(dir, path)).isFile())
+    .map((path) => path.split(sep).join("/"));
+}
+
+/** True when `path` exists inside the installed package (not beside it). */
+function inPackage(path: string): boolean {
+  const rel = relative(pkg, path);
+  return rel !== "" && !rel.startsWith("..") && statSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
 let work: string;
 let app: string;
 let pkg: string; // the installed package: app/node_modules/event-flare
+let packed: string[]; // the tarball's file list, as npm pack reports it
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "event-flare-package-"));
@@ -61,9 +77,11 @@ beforeAll(() => {
 
   const report = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], checkout)) as {
     filename: string;
+    files: { path: string }[];
   }[];
   const [tarball] = report;
   if (tarball === undefined) throw new Error("npm pack reported no tarball");
+  packed = tarball.files.map((file) => file.path);
 
   app = join(work, "app");
   mkdirSync(app);
@@ -132,5 +150,54 @@ describe("the packed tarball, installed in a fresh project", () => {
     expect(args).not.toContain("--skipLibCheck");
     // tsc exits non-zero on any error, in the consumers or in the shipped .d.ts files; run() then throws with it.
     run(process.execPath, [tsc, ...args, "consumer.mts", "consumer.cts"], app);
+  });
+
+  it("ships the build, its sources, the docs and the examples, and nothing else", () => {
+    const unexpected = packed.filter(
+      (path) => !/^(dist|src|docs|examples)\//.test(path) && !["package.json", "README.md", "LICENSE"].includes(path),
+    );
+    expect(unexpected).toEqual([]);
+    expect(packed.filter((path) => /\.test\.|(^|\/)(test|bench|node_modules)\//.test(path))).toEqual([]);
+    const wanted = ["dist/esm/index.js", "dist/cjs/index.js", "src/index.ts", "examples/node-http/server.mjs"];
+    expect(wanted.filter((path) => !packed.includes(path))).toEqual([]);
+  });
+
+  it("runs no lifecycle script when installed, and says where it comes from", () => {
+    const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as Record<string, unknown> & {
+      scripts?: Record<string, string>;
+    };
+    const installScripts = ["preinstall", "install", "postinstall", "prepare"];
+    expect(Object.keys(manifest.scripts ?? {}).filter((name) => installScripts.includes(name))).toEqual([]);
+    expect(manifest).toHaveProperty("repository.url");
+    expect(manifest).toHaveProperty("homepage");
+    expect(manifest).toHaveProperty("bugs");
+  });
+
+  it("ships the sources every source map points at", () => {
+    const maps = filesUnder(pkg).filter((path) => path.endsWith(".map"));
+    expect(maps.length).toBeGreaterThan(0);
+    const missing = maps.flatMap((map) => {
+      const { sources, sourceRoot } = JSON.parse(readFileSync(join(pkg, map), "utf8")) as {
+        sources: string[];
+        sourceRoot?: string;
+      };
+      return sources
+        .map((source) => resolve(dirname(join(pkg, map)), sourceRoot ?? "", source))
+        .filter((source) => !inPackage(source))
+        .map((source) => `${map} -> ${relative(pkg, source)}`);
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it("ships what the README and the docs link to", () => {
+    const pages = ["README.md", ...filesUnder(pkg).filter((path) => /^docs\/.*\.md$/.test(path))];
+    const links = pages.flatMap((page) =>
+      [...readFileSync(join(pkg, page), "utf8").matchAll(/\]\(([^)\s]+)\)/g)]
+        .map((match) => match[1] ?? "")
+        .filter((target) => !/^([a-z][a-z0-9+.-]*:|#)/i.test(target))
+        .map((target) => ({ page, target, path: resolve(dirname(join(pkg, page)), target.split("#")[0] ?? "") })),
+    );
+    expect(links.filter(({ page, target }) => page === "README.md" && target.startsWith("examples/"))).not.toEqual([]);
+    expect(links.filter(({ path }) => !inPackage(path)).map(({ page, target }) => `${page}: ${target}`)).toEqual([]);
   });
 });
