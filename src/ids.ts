@@ -32,36 +32,76 @@ export function formatEventId(id: EventId): string {
   return `${id.ms}-${id.seq}`;
 }
 
+/** The state an id clock keeps: the newest id issued. Shared by every copy of event-flare in the process. */
+interface ClockState {
+  /** The shape of this object; copies of event-flare only share a clock whose protocol they speak. */
+  readonly protocol: 1;
+  /** The millisecond part the process started from: every id issued is above `floorMs-0`. */
+  readonly floorMs: number;
+  lastMs: number;
+  lastSeq: number;
+}
+
 /** Issues ids in strictly increasing order. One per process is shared by every source. */
 export class EventIdGenerator {
   /** Every id issued by this generator is above this one. */
   readonly floor: EventId;
-  private lastMs: number;
-  private lastSeq: number;
+  private readonly state: ClockState;
 
-  constructor(private readonly now: () => number = Date.now) {
-    this.lastMs = now();
-    this.lastSeq = 0;
-    this.floor = { ms: this.lastMs, seq: 0 };
+  /**
+   * @param now The wall clock.
+   * @param state The state to issue from; shared between copies of the library in one process. Defaults to a new one.
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    state?: ClockState,
+  ) {
+    const ms = now();
+    this.state = state ?? { protocol: 1, floorMs: ms, lastMs: ms, lastSeq: 0 };
+    this.floor = { ms: this.state.floorMs, seq: 0 };
   }
 
   /** Issues the next id. */
   next(): EventId {
+    const state = this.state;
     const ms = this.now();
-    if (ms > this.lastMs) {
-      this.lastMs = ms;
-      this.lastSeq = 0;
+    if (ms > state.lastMs) {
+      state.lastMs = ms;
+      state.lastSeq = 0;
     } else {
-      this.lastSeq += 1;
+      state.lastSeq += 1;
     }
-    return { ms: this.lastMs, seq: this.lastSeq };
+    return { ms: state.lastMs, seq: state.lastSeq };
   }
 
   /** The newest id issued so far (the floor when none has been). */
   get last(): EventId {
-    return { ms: this.lastMs, seq: this.lastSeq };
+    return { ms: this.state.lastMs, seq: this.state.lastSeq };
   }
 }
 
-/** The process-wide generator: one total order for every session and channel. */
-export const processIds = new EventIdGenerator();
+/**
+ * The clock state of the process, kept on `globalThis` under a registered symbol. When both the ES module and the
+ * CommonJS build are loaded (the dual-package hazard), or two installed copies, they issue from one state, so ids
+ * stay totally ordered across all of them. A copy that finds an incompatible state says so and keeps its own.
+ */
+function sharedClockState(): ClockState | undefined {
+  const key = Symbol.for("event-flare.clock");
+  const holder = globalThis as { [key]?: unknown };
+  const existing = holder[key] as Partial<ClockState> | undefined;
+  if (existing === undefined) {
+    const ms = Date.now();
+    const state: ClockState = { protocol: 1, floorMs: ms, lastMs: ms, lastSeq: 0 };
+    holder[key] = state;
+    return state;
+  }
+  if (existing.protocol === 1) return existing as ClockState;
+  process.emitWarning(
+    "event-flare: another copy of event-flare in this process uses an incompatible id clock; ids are ordered per copy.",
+    { code: "EVENT_FLARE_CLOCK_MISMATCH" },
+  );
+  return undefined;
+}
+
+/** The process-wide generator: one total order for every session and channel, across copies of the library. */
+export const processIds = new EventIdGenerator(Date.now, sharedClockState());

@@ -1,36 +1,56 @@
 import { asyncScheduler, type SchedulerLike } from "rxjs";
+import { describeValue } from "./describe.js";
 import { EventFlareError } from "./errors.js";
 
 /** Options for a {@link Session}. Every option is optional; the defaults are listed on each. */
 export interface SessionOptions {
-  /** Milliseconds between heartbeat comments that keep idle proxies from closing the stream. Defaults to `45000`. */
-  heartbeatInterval?: number;
-  /** Milliseconds the client waits before reconnecting, sent as `retry:` when the stream opens. Defaults to `1000`. */
-  retryInterval?: number;
+  /**
+   * Milliseconds between heartbeat comments that keep idle proxies and clients from closing the stream.
+   * Defaults to `30000`: below event-source-polyfill's 45 s `heartbeatTimeout`, with margin for timer drift.
+   */
+  heartbeatInterval?: number | undefined;
+  /** Milliseconds the client waits before reconnecting, sent as `retry:` when the stream opens; 0 to 2147483647. Defaults to `1000`. */
+  retryInterval?: number | undefined;
   /** Most events kept in this session's history for Last-Event-ID replay; any positive integer. Defaults to `100`. */
-  historySize?: number;
-  /** The session's id. A reconnect with the same id resumes its history. Defaults to a random UUID. */
-  sessionId?: string;
+  historySize?: number | undefined;
+  /**
+   * The session's id. A reconnect with the same id resumes its history, so treat it as a bearer credential: derive it
+   * from the authenticated user plus a per-tab part, never from an unauthenticated query. `null` means the default,
+   * like `undefined`. Defaults to a random UUID.
+   */
+  sessionId?: string | null | undefined;
   /**
    * Milliseconds a closed session's history is kept for a reconnect with the same `sessionId`, after which it is
    * dropped so memory stays bounded. Only applies to an explicit `sessionId` (a random one cannot be resumed, so
    * its history goes at close). Defaults to `300000` (5 minutes).
    */
-  historyTtl?: number;
+  historyTtl?: number | undefined;
   /**
-   * Bytes that may wait for this client's socket. Past it the session is closed with reason `slow-consumer`
-   * (the client can reconnect and replay from history). Defaults to `1048576` (1 MiB).
+   * Bytes that may wait for this client (queued in event-flare plus buffered by its socket) for longer than
+   * `drainTimeout`. A client whose backlog stays above it is closed with reason `slow-consumer`; a burst above it
+   * that the client drains in time is delivered whole. Defaults to `1048576` (1 MiB).
    */
-  maxBufferedBytes?: number;
+  maxBufferedBytes?: number | undefined;
+  /**
+   * Hard ceiling on this client's backlog: past it the session closes as `slow-consumer` at once, whatever
+   * `drainTimeout` says, so a runaway producer cannot exhaust memory. At least `maxBufferedBytes`.
+   * Defaults to 8 × `maxBufferedBytes` (8 MiB).
+   */
+  maxBurstBytes?: number | undefined;
+  /**
+   * Milliseconds a client may take to bring a backlog above `maxBufferedBytes` back under it, and that `close()`
+   * waits for queued bytes to drain before dropping the socket. Defaults to `5000`.
+   */
+  drainTimeout?: number | undefined;
   /**
    * Milliseconds over which writes are batched into one socket write. `0` batches within one event-loop turn,
    * adding no more than a tick of latency. Defaults to `0`.
    */
-  flushInterval?: number;
+  flushInterval?: number | undefined;
   /** On a connection without Last-Event-ID, replay this many of the newest events from the session's history. Defaults to `0`. */
-  replayLast?: number;
-  /** Scheduler for the heartbeat and the history clock. Defaults to `asyncScheduler`; marble tests inject a `TestScheduler`. */
-  scheduler?: SchedulerLike;
+  replayLast?: number | undefined;
+  /** Scheduler for the heartbeat, flush windows, drain deadlines and history clocks. Defaults to `asyncScheduler`; marble tests inject a `TestScheduler`. */
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** {@link SessionOptions} with every default applied. */
@@ -41,6 +61,8 @@ export interface ResolvedSessionOptions {
   readonly sessionId: string | undefined;
   readonly historyTtl: number;
   readonly maxBufferedBytes: number;
+  readonly maxBurstBytes: number;
+  readonly drainTimeout: number;
   readonly flushInterval: number;
   readonly replayLast: number;
   readonly scheduler: SchedulerLike;
@@ -49,13 +71,13 @@ export interface ResolvedSessionOptions {
 /** Options for a {@link BroadcastStream}. */
 export interface BroadcastStreamOptions {
   /** Most events the channel keeps for Last-Event-ID replay; any positive integer. Defaults to `100`. */
-  historySize?: number;
+  historySize?: number | undefined;
   /** Milliseconds after which a kept event is dropped from the channel history. Defaults to no age limit. */
-  historyMaxAge?: number;
+  historyMaxAge?: number | undefined;
   /** On `register` of a session without Last-Event-ID, replay this many of the newest channel events. Defaults to `0`. */
-  replayLast?: number;
+  replayLast?: number | undefined;
   /** Scheduler for the history clock. Defaults to `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** {@link BroadcastStreamOptions} with every default applied. */
@@ -68,11 +90,14 @@ export interface ResolvedBroadcastStreamOptions {
 
 /** The defaults, in one place. */
 export const DEFAULTS = {
-  heartbeatInterval: 45_000,
+  heartbeatInterval: 30_000,
   retryInterval: 1_000,
   historySize: 100,
   historyTtl: 300_000,
   maxBufferedBytes: 1024 * 1024,
+  /** `maxBurstBytes` defaults to this many times `maxBufferedBytes`. */
+  maxBurstFactor: 8,
+  drainTimeout: 5_000,
   flushInterval: 0,
   replayLast: 0,
 } as const;
@@ -93,6 +118,12 @@ const nonNegativeDelay: Check = (v) =>
     : `a number of milliseconds from 0 to ${MAX_DELAY}`;
 const nonNegativeInteger: Check = (v) =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? undefined : "a non-negative integer";
+// Clients wait `retry` milliseconds with a timer: past setTimeout's limit it fires at once, so a client would
+// reconnect in a tight loop.
+const retryDelay: Check = (v) =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_DELAY
+    ? undefined
+    : `an integer number of milliseconds from 0 to ${MAX_DELAY}`;
 const positiveInteger: Check = (v) =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 1 ? undefined : "a positive integer";
 const sessionIdCheck: Check = (v) =>
@@ -109,11 +140,13 @@ const schedulerCheck: Check = (v) =>
 
 const SESSION_CHECKS: Record<keyof SessionOptions, Check> = {
   heartbeatInterval: positiveDelay,
-  retryInterval: nonNegativeInteger,
+  retryInterval: retryDelay,
   historySize: positiveInteger,
   sessionId: sessionIdCheck,
   historyTtl: nonNegativeDelay,
   maxBufferedBytes: positiveInteger,
+  maxBurstBytes: positiveInteger,
+  drainTimeout: positiveDelay,
   flushInterval: nonNegativeDelay,
   replayLast: nonNegativeInteger,
   scheduler: schedulerCheck,
@@ -127,13 +160,13 @@ const CHANNEL_CHECKS: Record<keyof BroadcastStreamOptions, Check> = {
 };
 
 /**
- * Checks every given option (an `undefined` value means "use the default") and rejects unknown names,
+ * Checks every given option (`undefined` or `null` means "use the default") and rejects unknown names,
  * so a typo such as `heartbeatIntervall` fails loudly instead of silently using the default.
  */
 function checkOptions<T extends object>(input: unknown, checks: Record<keyof T, Check>, owner: string): Partial<T> {
   if (input === undefined || input === null) return {};
   if (typeof input !== "object" || Array.isArray(input)) {
-    throw new EventFlareError("INVALID_OPTION", `${owner} options must be an object, got ${typeof input}.`, {
+    throw new EventFlareError("INVALID_OPTION", `${owner} options must be an object, got ${describeValue(input)}.`, {
       field: "options",
     });
   }
@@ -141,20 +174,26 @@ function checkOptions<T extends object>(input: unknown, checks: Record<keyof T, 
     const check = (checks as Record<string, Check>)[name];
     if (check === undefined) {
       const known = Object.keys(checks).join(", ");
-      throw new EventFlareError("INVALID_OPTION", `Unknown ${owner} option "${name}". Known options: ${known}.`, {
-        field: name,
-      });
-    }
-    if (value === undefined) continue;
-    const expected = check(value);
-    if (expected !== undefined) {
       throw new EventFlareError(
         "INVALID_OPTION",
-        `${owner} option "${name}" must be ${expected}, got ${String(value)}.`,
+        `Unknown ${owner} option ${describeValue(name)}. Known options: ${known}.`,
+        {
+          field: name,
+        },
+      );
+    }
+    if (value === undefined || value === null) continue;
+    const expected = check(value);
+    if (expected !== undefined) {
+      // The value may come from a client: it is described (quoted, cut short, escaped), never echoed raw.
+      throw new EventFlareError(
+        "INVALID_OPTION",
+        `${owner} option "${name}" must be ${expected}, got ${describeValue(value)}.`,
         { field: name },
       );
     }
   }
+  // Nulls were skipped above: from here on they read as absent.
   return input as Partial<T>;
 }
 
@@ -176,13 +215,24 @@ export function resolveSessionOptions(input: unknown): ResolvedSessionOptions {
 
 function buildSessionOptions(input: unknown): ResolvedSessionOptions {
   const o = checkOptions<SessionOptions>(input, SESSION_CHECKS, "Session");
+  const maxBufferedBytes = o.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
+  const maxBurstBytes = o.maxBurstBytes ?? maxBufferedBytes * DEFAULTS.maxBurstFactor;
+  if (maxBurstBytes < maxBufferedBytes) {
+    throw new EventFlareError(
+      "INVALID_OPTION",
+      `Session option "maxBurstBytes" must be at least "maxBufferedBytes" (${maxBufferedBytes}), got ${maxBurstBytes}.`,
+      { field: "maxBurstBytes" },
+    );
+  }
   return {
     heartbeatInterval: o.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
     retryInterval: o.retryInterval ?? DEFAULTS.retryInterval,
     historySize: o.historySize ?? DEFAULTS.historySize,
-    sessionId: o.sessionId,
+    sessionId: o.sessionId ?? undefined,
     historyTtl: o.historyTtl ?? DEFAULTS.historyTtl,
-    maxBufferedBytes: o.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+    maxBufferedBytes,
+    maxBurstBytes,
+    drainTimeout: o.drainTimeout ?? DEFAULTS.drainTimeout,
     flushInterval: o.flushInterval ?? DEFAULTS.flushInterval,
     replayLast: o.replayLast ?? DEFAULTS.replayLast,
     scheduler: o.scheduler ?? asyncScheduler,

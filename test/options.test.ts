@@ -6,7 +6,7 @@ describe("session options", () => {
   it("applies the seed defaults", () => {
     const o = resolveSessionOptions(undefined);
     expect(o).toMatchObject({
-      heartbeatInterval: 45000,
+      heartbeatInterval: 30000,
       retryInterval: 1000,
       historySize: 100,
       sessionId: undefined,
@@ -29,8 +29,61 @@ describe("session options", () => {
     expect(resolveSessionOptions({ historySize: 100000 }).historySize).toBe(100000);
   });
 
-  it("treats undefined values as the default", () => {
-    expect(resolveSessionOptions({ heartbeatInterval: undefined }).heartbeatInterval).toBe(45000);
+  it("treats undefined and null values as the default (searchParams.get returns null for a missing key)", () => {
+    expect(resolveSessionOptions({ heartbeatInterval: undefined }).heartbeatInterval).toBe(30000);
+    expect(resolveSessionOptions({ sessionId: null }).sessionId).toBeUndefined();
+    expect(resolveSessionOptions({ historySize: null }).historySize).toBe(100);
+  });
+
+  it("keeps the default heartbeat below event-source-polyfill's 45 s heartbeatTimeout, and still accepts the seed's 45000", () => {
+    expect(resolveSessionOptions(undefined).heartbeatInterval).toBeLessThan(45000 * 0.75);
+    expect(resolveSessionOptions({ heartbeatInterval: 45000 }).heartbeatInterval).toBe(45000);
+  });
+
+  it("caps retryInterval at setTimeout's limit, like heartbeatInterval: a larger value makes clients reconnect at once", () => {
+    expect(resolveSessionOptions({ retryInterval: 2 ** 31 - 1 }).retryInterval).toBe(2 ** 31 - 1);
+    expect(errorOf(() => resolveSessionOptions({ retryInterval: 2 ** 31 }))).toMatchObject({
+      code: "INVALID_OPTION",
+      field: "retryInterval",
+    });
+    expect(errorOf(() => resolveSessionOptions({ retryInterval: 2 ** 53 - 1 })).code).toBe("INVALID_OPTION");
+  });
+
+  it("quotes, cuts and escapes echoed values: a huge or CRLF-laden sessionId makes a short, one-line message", () => {
+    const huge = errorOf(() => resolveSessionOptions({ sessionId: "x".repeat(1024 * 1024) }));
+    expect(huge.code).toBe("INVALID_OPTION");
+    expect(huge.message.length).toBeLessThan(300);
+    expect(huge.message).toContain("(1048576 characters)");
+    const forged = errorOf(() => resolveSessionOptions({ sessionId: `${"a".repeat(300)}\r\nlevel=error forged` }));
+    expect(forged.message).not.toMatch(/[\r\n]/);
+    const newline = errorOf(() => resolveSessionOptions({ historySize: "1\r\nforged" }));
+    expect(newline.message).toContain('"1\\r\\nforged"');
+    expect(newline.message).not.toMatch(/[\r\n]/);
+    const unknown = errorOf(() => resolveSessionOptions({ "bad\nname": 1 }));
+    expect(unknown.message).not.toMatch(/[\r\n]/);
+  });
+
+  it.each([
+    ["an object whose toString is not a function", { toString: 1 }],
+    ["a null-prototype object", Object.create(null)],
+    ["a symbol", Symbol("s")],
+    ["a BigInt", 10n],
+  ])("rejects %s with an EventFlareError, never a TypeError", (_, value) => {
+    for (const name of ["sessionId", "historySize", "scheduler"]) {
+      expect(errorOf(() => resolveSessionOptions({ [name]: value }))).toMatchObject({
+        code: "INVALID_OPTION",
+        field: name,
+      });
+    }
+  });
+
+  it("takes maxBurstBytes and drainTimeout, with maxBurstBytes at least maxBufferedBytes", () => {
+    expect(resolveSessionOptions(undefined)).toMatchObject({ maxBurstBytes: 8 * 1048576, drainTimeout: 5000 });
+    expect(resolveSessionOptions({ maxBufferedBytes: 1000 }).maxBurstBytes).toBe(8000);
+    expect(errorOf(() => resolveSessionOptions({ maxBufferedBytes: 1000, maxBurstBytes: 999 }))).toMatchObject({
+      code: "INVALID_OPTION",
+      field: "maxBurstBytes",
+    });
   });
 
   const bad: [string, unknown][] = [
@@ -48,7 +101,6 @@ describe("session options", () => {
     ["historySize", -1],
     ["historySize", 2.5],
     ["historySize", Number.POSITIVE_INFINITY],
-    ["historySize", null],
     ["sessionId", ""],
     ["sessionId", 42],
     ["sessionId", "x".repeat(257)],
