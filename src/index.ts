@@ -1,4 +1,4 @@
-export { BroadcastStream, type SessionSelector } from "./channel/BroadcastStream.js";
+export { BroadcastStream, type RegistrableSession } from "./channel/BroadcastStream.js";
 export type {
   BroadcastSuccessEvent,
   ChannelEmitterEvents,
@@ -10,6 +10,7 @@ export type {
   SessionDeregisteredEvent,
   SessionRegisteredEvent,
 } from "./channel/lifecycle.js";
+export type { SessionSelector } from "./channel/selectMembers.js";
 export { encodeComment, encodeEvent, encodeRetry, type SseFields } from "./encode.js";
 export { EVENT_FLARE_ERROR_CODES, EventFlareError, type EventFlareErrorCode, isEventFlareError } from "./errors.js";
 export { heartbeat } from "./heartbeat.js";

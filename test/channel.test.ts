@@ -133,20 +133,31 @@ describe("BroadcastStream: bad input", () => {
     expect(channel.getActiveConnections()).toBe(1);
   });
 
-  it("replaces a member when another session with the same id registers", async () => {
+  it("replaces a member when another session with the same id registers, and closes the replaced one after telling its client", async () => {
     app = await sessionServer();
     const channel = newChannel();
     const first = await app.connect("/?sid=same-user");
     const second = await app.connect("/?sid=same-user");
     const reasons: string[] = [];
+    const closed: string[] = [];
     channel.on("session-deregistered", (e) => reasons.push(e.reason));
+    first.session.on("session-closed", (e) => closed.push(e.reason));
+    const counts: number[] = [];
+    channel.activeConnections$.subscribe((n) => counts.push(n));
     channel.register(first.session);
     channel.register(second.session);
     expect(reasons).toEqual(["replaced"]);
     expect(channel.getActiveConnections()).toBe(1);
+    // A replacement is not a change in count: 0 → 1, never 1 → 0 → 1.
+    expect(counts).toEqual([0, 1]);
+    // The replaced session does not stay silently open: its client hears why, then the stream ends.
+    expect(closed).toEqual(["replaced"]);
+    expect(first.session.getConnectionState()).toBe("DISCONNECTED");
+    await first.client.waitForEnd();
+    expect(first.client.text()).toBe('retry: 1000\n\nevent: session-replaced\ndata: {"reason":"replaced"}\n\n');
     channel.broadcastAll("only the newest");
     await second.client.waitForEvents(1);
-    expect(first.client.events).toEqual([]);
+    expect(second.client.events.map((e) => e.data)).toEqual(["only the newest"]);
   });
 
   it("broadcastSome: empty list sends nothing; closed sessions are skipped; non-members and bad selectors throw before sending", async () => {

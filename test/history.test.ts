@@ -5,7 +5,7 @@ import { EventIdGenerator, formatEventId } from "../src/ids.js";
 function filled(size: number, count: number, options: { maxAge?: number; now?: () => number } = {}) {
   let clock = 1_000_000;
   const ids = new EventIdGenerator(() => clock);
-  const history = new History(size, options.maxAge, options.now ?? (() => clock));
+  const history = new History(size, { maxAge: options.maxAge, now: options.now ?? (() => clock), ids });
   const issued = Array.from({ length: count }, (_, i) => {
     clock += 1;
     const id = ids.next();
@@ -17,55 +17,71 @@ function filled(size: number, count: number, options: { maxAge?: number; now?: (
 
 describe("History", () => {
   it("replays every retained event after the given id, oldest first", () => {
-    const { history, ids, issued } = filled(10, 5);
-    const result = history.after(issued[1] as string, ids);
+    const { history, issued } = filled(10, 5);
+    const result = history.after(issued[1] as string);
     expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e2", "e3", "e4"]);
   });
 
   it("replays nothing, without a gap, after the newest id", () => {
-    const { history, ids, issued } = filled(10, 5);
-    expect(history.after(issued[4] as string, ids)).toEqual({ ok: true, entries: [] });
+    const { history, issued } = filled(10, 5);
+    expect(history.after(issued[4] as string)).toEqual({ ok: true, entries: [] });
   });
 
   it("keeps only historySize entries and reports a gap below the window", () => {
-    const { history, ids, issued } = filled(3, 6);
+    const { history, issued } = filled(3, 6);
     expect(history.length).toBe(3);
-    expect(history.after(issued[0] as string, ids)).toEqual({ ok: false, reason: "too-old" });
-    expect(history.after(issued[1] as string, ids)).toEqual({ ok: false, reason: "too-old" });
+    expect(history.after(issued[0] as string)).toEqual({ ok: false, reason: "too-old" });
+    expect(history.after(issued[1] as string)).toEqual({ ok: false, reason: "too-old" });
     // issued[2] was dropped, but nothing after it was: e3..e5 are all still here.
-    const result = history.after(issued[2] as string, ids);
+    const result = history.after(issued[2] as string);
     expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e3", "e4", "e5"]);
   });
 
   it("accepts an id that belongs to another source, replaying what came after it", () => {
-    const { history, ids, issued } = filled(10, 4);
+    const { history, issued } = filled(10, 4);
     const [a, b] = (issued[1] as string).split("-").map(Number) as [number, number];
     // An id issued between e1 and e2 by some other channel.
     const between = `${a}-${b + 1}`;
-    const result = history.after(between, ids);
+    const result = history.after(between);
     expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e2", "e3"]);
   });
 
   it.each(["", "abc", "1-", "-1", "1-2-3", "1.5-0", "x".repeat(10_000), `${"9".repeat(20)}-0`])(
     "reports %j as malformed",
     (id) => {
-      const { history, ids } = filled(10, 3);
-      expect(history.after(id, ids)).toEqual({ ok: false, reason: "malformed" });
+      const { history } = filled(10, 3);
+      expect(history.after(id)).toEqual({ ok: false, reason: "malformed" });
     },
   );
 
   it("reports an id newer than anything issued as unknown, and one from before the process as too-old", () => {
     const { history, ids } = filled(10, 3);
-    expect(history.after(`${ids.last.ms + 1000}-0`, ids)).toEqual({ ok: false, reason: "unknown" });
-    expect(history.after(`${ids.floor.ms - 1}-7`, ids)).toEqual({ ok: false, reason: "too-old" });
+    expect(history.after(`${ids.last.ms + 1000}-0`)).toEqual({ ok: false, reason: "unknown" });
+    expect(history.after(`${ids.floor.ms - 1}-7`)).toEqual({ ok: false, reason: "too-old" });
+  });
+
+  it("reports an id below what was issued before the history was created as too-old: an earlier history may have held the events after it", () => {
+    let clock = 1_000_000;
+    const ids = new EventIdGenerator(() => clock);
+    const seen = formatEventId(ids.next());
+    const lostWithAnEarlierHistory = formatEventId(ids.next());
+    clock += 1;
+    const history = new History(10, { ids });
+    clock += 1;
+    const id = ids.next();
+    history.append(id, Buffer.from("e"));
+    expect(history.after(seen)).toEqual({ ok: false, reason: "too-old" });
+    // From the newest id issued before it existed, this history holds everything.
+    const result = history.after(lostWithAnEarlierHistory);
+    expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e"]);
   });
 
   it("drops entries older than maxAge and then reports a gap below them", () => {
-    const { history, ids, issued, tick } = filled(100, 4, { maxAge: 50 });
+    const { history, issued, tick } = filled(100, 4, { maxAge: 50 });
     tick(200);
     expect(history.length).toBe(0);
-    expect(history.after(issued[0] as string, ids)).toEqual({ ok: false, reason: "too-old" });
-    expect(history.after(issued[3] as string, ids)).toEqual({ ok: true, entries: [] });
+    expect(history.after(issued[0] as string)).toEqual({ ok: false, reason: "too-old" });
+    expect(history.after(issued[3] as string)).toEqual({ ok: true, entries: [] });
   });
 
   it("returns the newest n entries", () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Observable, take } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { heartbeatTimers } from "../src/heartbeat.js";
 import { heartbeat, Session, type SessionLifecycleEvent } from "../src/index.js";
 import { connectRaw, type RawClient } from "./helpers/rawClient.js";
 import { nextExchange, startServer, type TestServer } from "./helpers/server.js";
@@ -52,11 +53,16 @@ describe("heartbeat (marbles)", () => {
     });
   });
 
-  it("is one shared observable per period and scheduler", () => {
+  it("shares one timer per period and scheduler, across separate heartbeat() calls", () => {
     const ts = scheduler();
-    expect(heartbeat(10, ts)).toBe(heartbeat(10, ts));
-    expect(heartbeat(10, ts)).not.toBe(heartbeat(20, ts));
-    expect(heartbeat(10, ts)).not.toBe(heartbeat(10, scheduler()));
+    const a = heartbeat(10, ts).subscribe();
+    const b = heartbeat(10, ts).subscribe();
+    expect(ts.actions.length).toBe(1);
+    const c = heartbeat(20, ts).subscribe();
+    expect(ts.actions.length).toBe(2);
+    for (const s of [a, b, c]) s.unsubscribe();
+    expect(ts.actions.length).toBe(0);
+    expect(heartbeatTimers()).toBe(0);
   });
 
   it("runs one interval for many subscribers, and stops it when the last leaves", () => {

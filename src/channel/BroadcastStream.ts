@@ -1,15 +1,5 @@
-import { EventEmitter } from "node:events";
-import {
-  BehaviorSubject,
-  EmptyError,
-  lastValueFrom,
-  Observable,
-  type Operator,
-  observable as observableKey,
-  Subject,
-  type Subscribable,
-  Subscription,
-} from "rxjs";
+import { BehaviorSubject, type Observable, Subscription } from "rxjs";
+import { describeError, describeValue, escapeForLog } from "../describe.js";
 import { encodeEvent } from "../encode.js";
 import { EventFlareError } from "../errors.js";
 import { History } from "../history/History.js";
@@ -17,40 +7,28 @@ import { formatEventId, processIds } from "../ids.js";
 import { messageToData } from "../message.js";
 import {
   type BroadcastStreamOptions,
+  DEFAULTS,
   type ResolvedBroadcastStreamOptions,
   resolveBroadcastStreamOptions,
 } from "../options.js";
-import { type EventMap, Session } from "../session/Session.js";
+import { emitSafely } from "../reportError.js";
+import { SESSION_PROTOCOL, sessionProtocolOf } from "../session/brand.js";
+import { sessionHistories } from "../session/historyStore.js";
+import type { EventMap, Session } from "../session/Session.js";
+import { RecentDepartures } from "./departures.js";
 import type { ChannelEmitterEvents, ChannelEvent, ChannelLifecycleEvent, DeregisterReason } from "./lifecycle.js";
-
-/** Chooses sessions for `broadcastSome`: a list of sessions (or their ids), or a predicate over the members. */
-export type SessionSelector<TEvents extends EventMap = EventMap> =
-  | Iterable<Session<TEvents> | string>
-  | ((session: Session<TEvents>) => boolean);
+import { Membership } from "./Membership.js";
+import { ObservableEmitter } from "./ObservableEmitter.js";
+import { type SessionSelector, selectMembers } from "./selectMembers.js";
 
 /**
- * A session's membership in a channel: the Subscription `register` returns. One object per member, with no
- * closures: unsubscribing it (by the application, `deregister`, the session closing or the channel closing) is the
- * single way out, and tells the channel once.
+ * The sessions a channel of `TEvents` accepts. An untyped channel (the default map) takes a session of any event
+ * map, as the seed API did; a typed channel takes sessions of its own map, so what it broadcasts always fits.
  */
-class Membership<TEvents extends EventMap> extends Subscription {
-  /** Set just before unsubscribing, so the channel can report why; otherwise derived from the session. */
-  leaving: DeregisterReason | undefined = undefined;
-
-  constructor(
-    private readonly channel: BroadcastStream<TEvents>,
-    readonly session: Session<TEvents>,
-  ) {
-    super();
-  }
-
-  override unsubscribe(): void {
-    if (this.closed) return;
-    super.unsubscribe();
-    this.session.release(this);
-    this.channel.memberLeft(this);
-  }
-}
+export type RegistrableSession<TEvents extends EventMap> = EventMap extends TEvents
+  ? // biome-ignore lint/suspicious/noExplicitAny: an untyped channel accepts every typed session.
+    Session<any>
+  : Session<TEvents>;
 
 /**
  * A broadcast channel: sessions register, and every broadcast reaches all of them (or the chosen ones).
@@ -72,22 +50,22 @@ class Membership<TEvents extends EventMap> extends Subscription {
  * prices.subscribe((event) => audit.log(event.id, event.data));
  * ```
  */
-export class BroadcastStream<TEvents extends EventMap = EventMap>
-  extends EventEmitter<ChannelEmitterEvents>
-  implements Subscribable<ChannelEvent>
-{
+export class BroadcastStream<TEvents extends EventMap = EventMap> extends ObservableEmitter<
+  ChannelEvent,
+  ChannelEmitterEvents
+> {
   /** The channel id given to the constructor. */
   readonly channelId: string;
   private readonly options: ResolvedBroadcastStreamOptions;
   private readonly history: History;
-  /** The public multicast of channel events, created on first subscription. */
-  private events: Subject<ChannelEvent> | undefined;
   /** The members by session id, in registration order; a broadcast hands one frame object to each. */
   private readonly members = new Map<string, Membership<TEvents>>();
   /** The member count as an observable, created on first use. */
   private connections: BehaviorSubject<number> | undefined;
-  /** Sources given to `broadcastFrom`, ended by `close()`. */
+  /** Sources given to `broadcastFrom`, ended by `close()`; each is released when it completes or fails. */
   private readonly sources = new Subscription();
+  /** Ids of members that left lately: `broadcastSome` skips them rather than calling them unknown. */
+  private readonly departures: RecentDepartures;
   private closed = false;
 
   /**
@@ -105,49 +83,62 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     this.channelId = channelId;
     this.options = resolveBroadcastStreamOptions(options);
     const scheduler = this.options.scheduler;
-    this.history = new History(this.options.historySize, this.options.historyMaxAge, () => scheduler.now());
+    const now = () => scheduler.now();
+    this.history = new History(this.options.historySize, { maxAge: this.options.historyMaxAge, now });
+    this.departures = new RecentDepartures(DEFAULTS.historyTtl, DEPARTURES_KEPT, now);
   }
 
   /**
    * Adds a session to the channel. A session whose request carried a Last-Event-ID first receives every kept
-   * channel event after it (or a `history-gap` signal when the history cannot cover it), then live events.
-   * A session without one gets no replay, unless the channel's `replayLast` option asks for the newest events.
+   * channel event after it (or a `history-gap` signal when the history cannot cover it), then live events. The
+   * replay starts after the newest event the session was already sent, so leaving and joining again never repeats
+   * an event. A session without a Last-Event-ID gets no replay, unless the channel's `replayLast` option asks for it.
    *
-   * A session with the same id as a current member replaces it (the old membership ends with reason `replaced`).
-   * The membership ends when the session closes.
+   * One member per `sessionId`: a session with the id of a current member replaces it. The old membership ends
+   * with reason `replaced`, and the old session is sent a final `session-replaced` event and closed with reason
+   * `replaced`. The membership ends when the session closes.
    *
    * @returns The membership. Unsubscribing it is the one way out; `deregister(sessionId)` does exactly that.
    * @throws EventFlareError `SESSION_CLOSED` for a closed session, `ALREADY_REGISTERED` when this session is already
    * a member, `INVALID_ARGUMENT` for something that is not a Session, `CHANNEL_CLOSED` after `close()`.
    */
-  register(session: Session<TEvents>): Subscription {
+  register(session: RegistrableSession<TEvents>): Subscription {
     this.assertOpen();
-    if (!(session instanceof Session)) {
-      throw new EventFlareError("INVALID_ARGUMENT", "register() takes a Session created with new Session(req, res).", {
-        field: "session",
-      });
+    const protocol = sessionProtocolOf(session);
+    if (protocol !== SESSION_PROTOCOL) {
+      const why =
+        protocol === undefined
+          ? `register() takes a Session created with new Session(req, res), got ${describeValue(session)}.`
+          : `register() got a Session from a copy of event-flare that speaks session protocol ${protocol} (this one speaks ${SESSION_PROTOCOL}): install one version of event-flare.`;
+      throw new EventFlareError("INVALID_ARGUMENT", why, { field: "session" });
     }
-    const sessionId = session.getSessionId();
-    if (session.getConnectionState() !== "CONNECTED") {
+    const member = session as Session<TEvents>;
+    const sessionId = member.getSessionId();
+    if (member.getConnectionState() !== "CONNECTED") {
       throw new EventFlareError(
         "SESSION_CLOSED",
-        `Session ${sessionId} is closed and cannot join channel "${this.channelId}". Register sessions as they connect.`,
+        `Session ${escapeForLog(sessionId)} is closed and cannot join channel "${escapeForLog(this.channelId)}". Register sessions as they connect.`,
       );
     }
     const current = this.members.get(sessionId);
-    if (current?.session === session) {
+    if (current?.session === member) {
       throw new EventFlareError(
         "ALREADY_REGISTERED",
-        `Session ${sessionId} is already registered in channel "${this.channelId}".`,
+        `Session ${escapeForLog(sessionId)} is already registered in channel "${escapeForLog(this.channelId)}".`,
       );
     }
-    if (current !== undefined) this.leave(current, "replaced");
     // Replay and joining happen in one synchronous step: no broadcast can fall between them.
-    this.replayTo(session);
-    const membership = new Membership(this, session);
+    this.replayTo(member);
+    const membership = new Membership(this, member);
+    // The new member takes the slot before the old one leaves, so a replacement never shows as a change in count.
     this.members.set(sessionId, membership);
-    this.connections?.next(this.members.size);
-    session.hold(membership);
+    this.departures.delete(sessionId);
+    member.hold(membership);
+    if (current !== undefined) {
+      this.leave(current, "replaced");
+      current.session.replaced();
+    }
+    this.countChanged();
     this.dispatch({ type: "session-registered", channelId: this.channelId, sessionId });
     return membership;
   }
@@ -210,8 +201,11 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
    * the members. The event is kept in each receiver's own session history, not in the channel history, so it is
    * never replayed to anyone else.
    *
-   * Closed sessions in a list are skipped (they may close at any moment); an empty list or a predicate that
-   * matches nobody sends nothing. An open session that is not a member is an error.
+   * Closed sessions in a list are skipped (they may close at any moment), and so are ids of members that left lately
+   * (within the last 5 minutes, and among the last 10,000 to leave); when such an id has a session history waiting
+   * for its reconnect (an explicit `sessionId` within its `historyTtl`), the event is kept there and replayed when
+   * the client comes back. An empty list or a predicate that matches nobody sends nothing. An open session, or an
+   * id, that never was a member is an error.
    *
    * @returns The event id.
    * @throws EventFlareError `NOT_REGISTERED` for an open session (or id) that is not a member, `PREDICATE_FAILED`
@@ -223,13 +217,15 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     eventName?: K,
   ): string {
     this.assertOpen();
-    const targets = this.select(sessions);
+    const { members: targets, departed } = selectMembers(sessions, this.members, this.departures, this.channelId);
     const data = messageToData(msg);
     const id = processIds.next();
     const idText = formatEventId(id);
     const frame = { id, frame: Buffer.from(encodeEvent({ data, event: eventName, id: idText })) };
     let recipients = 0;
     for (const member of targets) if (member.session.deliverAndRecord(frame)) recipients += 1;
+    // A member that just left with an explicit sessionId finds the event in its history when it reconnects.
+    for (const sessionId of departed) sessionHistories.peek(sessionId)?.append(id, frame.frame);
     const targetIds = targets.map((member) => member.session.getSessionId());
     this.announce({ channelId: this.channelId, id: idText, event: eventName, data, targets: targetIds }, recipients);
     return idText;
@@ -258,7 +254,11 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
             subscription.unsubscribe();
           }
         },
-        error: (error: unknown) => this.failSource(error),
+        error: (error: unknown) => {
+          this.failSource(error);
+          subscription.unsubscribe();
+        },
+        complete: () => subscription.unsubscribe(),
       }),
     );
     return subscription;
@@ -274,114 +274,20 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     this.closed = true;
     this.sources.unsubscribe();
     for (const member of [...this.members.values()]) this.leave(member, "channel-closed");
-    this.events?.complete();
+    this.countChanged();
+    this.endEvents();
     this.connections?.complete();
   }
 
-  /** Subscribes to the channel's events (the multicast observable). */
-  readonly subscribe: Observable<ChannelEvent>["subscribe"] = (...args: unknown[]) =>
-    (this.asObservable().subscribe as (...a: unknown[]) => Subscription)(...args);
-
-  /** Pipes the channel's events through operators, like any observable. */
-  readonly pipe: Observable<ChannelEvent>["pipe"] = (...operators: unknown[]) =>
-    (this.asObservable().pipe as (...ops: unknown[]) => Observable<unknown>)(...operators) as never;
-
-  /** Calls `next` for each event until the channel closes; like `Observable.forEach`. */
-  forEach(next: (value: ChannelEvent) => void): Promise<void> {
-    return this.asObservable().forEach(next);
-  }
-
-  /** @deprecated Kept so the channel is structurally an RxJS `Observable`; use `lastValueFrom(channel)`. */
-  toPromise(): Promise<ChannelEvent | undefined> {
-    return lastValueFrom(this.asObservable()).catch((error: unknown) => {
-      if (error instanceof EmptyError) return undefined;
-      throw error;
-    });
-  }
-
-  /** @internal Part of RxJS's Observable shape; the channel is a source, not a lifted observable. */
-  readonly source: Observable<unknown> | undefined = undefined;
-  /** @internal Part of RxJS's Observable shape. */
-  readonly operator: Operator<unknown, ChannelEvent> | undefined = undefined;
-
-  /** @internal Lets RxJS treat the channel as an observable (`isObservable`, operators that lift). */
-  lift<R>(operator?: Operator<ChannelEvent, R>): Observable<R> {
-    const lifted = new Observable<R>();
-    (lifted as unknown as { source: Observable<ChannelEvent> }).source = this.asObservable();
-    (lifted as unknown as { operator: Operator<ChannelEvent, R> | undefined }).operator = operator;
-    return lifted;
-  }
-
-  /** The channel's events as a plain RxJS Observable (hot; completes when the channel closes). */
-  asObservable(): Observable<ChannelEvent> {
-    if (this.events === undefined) {
-      this.events = new Subject<ChannelEvent>();
-      if (this.closed) this.events.complete();
-    }
-    return this.events.asObservable();
-  }
-
-  /** Interop: `from(channel)` works. RxJS's key is `Symbol.observable` where defined, else `"@@observable"`. */
-  [observableKey](): Subscribable<ChannelEvent> {
-    return this;
-  }
-
   private replayTo(session: Session<TEvents>): void {
-    const lastEventId = session.lastEventId;
-    if (lastEventId === undefined) {
+    const since = session.replayPoint;
+    if (since === undefined) {
       if (this.options.replayLast > 0) session.deliverReplay(this.history.last(this.options.replayLast));
       return;
     }
-    const result = this.history.after(lastEventId, processIds);
+    const result = this.history.after(since);
     if (result.ok) session.deliverReplay(result.entries);
     else session.signalGap(`channel:${this.channelId}`, result.reason);
-  }
-
-  private select(sessions: SessionSelector<TEvents>): Membership<TEvents>[] {
-    if (typeof sessions === "function") {
-      const chosen: Membership<TEvents>[] = [];
-      for (const member of this.members.values()) {
-        let pick: boolean;
-        try {
-          pick = sessions(member.session);
-        } catch (cause) {
-          throw new EventFlareError(
-            "PREDICATE_FAILED",
-            `The broadcastSome predicate threw for session ${member.session.getSessionId()}; nothing was sent.`,
-            { cause },
-          );
-        }
-        if (pick) chosen.push(member);
-      }
-      return chosen;
-    }
-    if (sessions === null || typeof (sessions as Iterable<unknown>)[Symbol.iterator] !== "function") {
-      throw new EventFlareError(
-        "INVALID_ARGUMENT",
-        "broadcastSome takes a list of sessions (or session ids) or a predicate.",
-        { field: "sessions" },
-      );
-    }
-    const chosen = new Set<Membership<TEvents>>();
-    for (const item of sessions) {
-      const session = typeof item === "string" ? undefined : item;
-      const sessionId = typeof item === "string" ? item : item?.getSessionId?.();
-      if (typeof sessionId !== "string") {
-        throw new EventFlareError("INVALID_ARGUMENT", "broadcastSome lists must hold sessions or session ids.", {
-          field: "sessions",
-        });
-      }
-      const member = this.members.get(sessionId);
-      if (member !== undefined && (session === undefined || member.session === session)) {
-        chosen.add(member);
-      } else if (session === undefined || session.getConnectionState() === "CONNECTED") {
-        throw new EventFlareError(
-          "NOT_REGISTERED",
-          `Session ${sessionId} is not registered in channel "${this.channelId}"; register it first. Nothing was sent.`,
-        );
-      }
-    }
-    return [...chosen];
   }
 
   private leave(member: Membership<TEvents>, reason: DeregisterReason): void {
@@ -394,7 +300,8 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     const sessionId = member.session.getSessionId();
     if (this.members.get(sessionId) === member) {
       this.members.delete(sessionId);
-      this.connections?.next(this.members.size);
+      this.departures.add(sessionId);
+      if (member.leaving !== "channel-closed") this.countChanged();
     }
     const closedEvent = member.session.closeEvent;
     const reason = member.leaving ?? (closedEvent !== undefined ? "session-closed" : "deregister");
@@ -404,16 +311,25 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     this.dispatch({ type: "session-deregistered", channelId: this.channelId, sessionId, reason });
   }
 
+  /** `activeConnections$` emits the member count when it differs from the last one it emitted. */
+  private countChanged(): void {
+    const connections = this.connections;
+    if (connections !== undefined && !connections.closed && connections.value !== this.members.size) {
+      connections.next(this.members.size);
+    }
+  }
+
   private announce(event: ChannelEvent, recipients: number): void {
-    this.events?.next(event);
+    this.publish(event);
     this.dispatch({ type: "broadcast-success", ...event, recipients });
   }
 
   private failSource(error: unknown): void {
     if (this.listenerCount("source-error") === 0) {
-      process.emitWarning(`event-flare: a source broadcast on channel "${this.channelId}" failed: ${String(error)}`, {
-        code: "EVENT_FLARE_SOURCE_ERROR",
-      });
+      process.emitWarning(
+        `event-flare: a source broadcast on channel "${escapeForLog(this.channelId)}" failed: ${describeError(error)}`,
+        { code: "EVENT_FLARE_SOURCE_ERROR" },
+      );
     }
     this.dispatch({ type: "source-error", channelId: this.channelId, error });
   }
@@ -422,13 +338,19 @@ export class BroadcastStream<TEvents extends EventMap = EventMap>
     if (this.closed) {
       throw new EventFlareError(
         "CHANNEL_CLOSED",
-        `Channel "${this.channelId}" was closed; create a new BroadcastStream.`,
+        `Channel "${escapeForLog(this.channelId)}" was closed; create a new BroadcastStream.`,
       );
     }
   }
 
-  /** The one place channel lifecycle events are published to EventEmitter listeners. */
+  /**
+   * The one place channel lifecycle events are published to EventEmitter listeners. A listener that throws stops
+   * neither the other listeners nor the broadcast or registration in progress (see `reportListenerError`).
+   */
   private dispatch(event: ChannelLifecycleEvent): void {
-    (this.emit as (name: string, event: ChannelLifecycleEvent) => boolean)(event.type, event);
+    emitSafely(this, event.type, event);
   }
 }
+
+/** How many departed member ids a channel remembers for `broadcastSome`. */
+const DEPARTURES_KEPT = 10_000;

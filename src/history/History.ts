@@ -1,4 +1,4 @@
-import { compareEventIds, type EventId, parseEventId } from "../ids.js";
+import { compareEventIds, type EventId, parseEventId, processIds } from "../ids.js";
 
 /** One retained event: its id and its encoded frame, ready to write again. */
 export interface HistoryEntry {
@@ -22,10 +22,19 @@ export type ReplayResult =
   | { readonly ok: true; readonly entries: readonly HistoryEntry[] }
   | { readonly ok: false; readonly reason: HistoryGapReason };
 
-/** What a history needs to know about the id space: the first and newest ids the process can have issued. */
-export interface IdBounds {
-  readonly floor: EventId;
+/** Where a history's ids come from: it needs the newest id issued so far. */
+export interface IdClock {
   readonly last: EventId;
+}
+
+/** How a history is bounded and where its clocks come from. */
+export interface HistoryOptions {
+  /** Oldest entry age in milliseconds, or undefined for no age limit. */
+  readonly maxAge?: number | undefined;
+  /** The clock the age is measured with (a scheduler's `now`, so marble tests can drive it). Defaults to `Date.now`. */
+  readonly now?: () => number;
+  /** The id clock its entries come from. Defaults to the process-wide one. */
+  readonly ids?: IdClock;
 }
 
 /**
@@ -36,19 +45,27 @@ export class History {
   private readonly ring: (HistoryEntry | undefined)[];
   private start = 0;
   private count = 0;
+  /**
+   * The newest id issued before this history existed. Events up to it were never kept here, so a replay from
+   * below it has a gap: they may have lived in an earlier history with the same name (a session history that
+   * expired and was created again, a channel object replaced, a process restarted).
+   */
+  private readonly floor: EventId;
   /** The newest id this history dropped; replay from below it has a gap. */
   private droppedUpTo: EventId | undefined;
+  private readonly maxAge: number | undefined;
+  private readonly now: () => number;
+  private readonly ids: IdClock;
 
-  /**
-   * @param size Most entries kept; the oldest is dropped first.
-   * @param maxAge Oldest entry age in milliseconds, or undefined for no age limit.
-   * @param now The clock the age is measured with (a scheduler's `now`, so marble tests can drive it).
-   */
+  /** @param size Most entries kept; the oldest is dropped first. */
   constructor(
     readonly size: number,
-    private readonly maxAge: number | undefined = undefined,
-    private readonly now: () => number = Date.now,
+    options: HistoryOptions = {},
   ) {
+    this.maxAge = options.maxAge;
+    this.now = options.now ?? Date.now;
+    this.ids = options.ids ?? processIds;
+    this.floor = this.ids.last;
     // Starts small and doubles: an idle session's history costs a few slots, not historySize.
     this.ring = new Array<HistoryEntry | undefined>(Math.min(size, 4));
   }
@@ -73,11 +90,11 @@ export class History {
    * Every retained entry with an id above `lastEventId`, oldest first, or the reason that is not
    * every event after it. The lookup is bounded: a hostile id costs a length check and one pass over the ring.
    */
-  after(lastEventId: string, bounds: IdBounds): ReplayResult {
-    const since = parseEventId(lastEventId);
+  after(lastEventId: string | EventId): ReplayResult {
+    const since = typeof lastEventId === "string" ? parseEventId(lastEventId) : lastEventId;
     if (since === undefined) return { ok: false, reason: "malformed" };
-    if (compareEventIds(since, bounds.last) > 0) return { ok: false, reason: "unknown" };
-    if (compareEventIds(since, bounds.floor) < 0) return { ok: false, reason: "too-old" };
+    if (compareEventIds(since, this.ids.last) > 0) return { ok: false, reason: "unknown" };
+    if (compareEventIds(since, this.floor) < 0) return { ok: false, reason: "too-old" };
     this.expire();
     if (this.droppedUpTo !== undefined && compareEventIds(since, this.droppedUpTo) < 0) {
       return { ok: false, reason: "too-old" };

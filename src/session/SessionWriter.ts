@@ -1,113 +1,214 @@
-import { HEARTBEAT_FRAME } from "../encode.js";
+import type { SchedulerLike, Unsubscribable } from "rxjs";
 import type { Beating } from "../heartbeat.js";
-import { compareEventIds, type EventId } from "../ids.js";
+import type { EventId } from "../ids.js";
+import { scheduleOnce } from "../timers.js";
 import type { Connection } from "../transport/Connection.js";
 import type { Flushable, FlushQueue } from "./flushQueue.js";
+import { HEARTBEAT, type OutboundFrame } from "./outboundFrame.js";
+import { ReplayBacklog } from "./ReplayBacklog.js";
 
-/**
- * One encoded event ready for the wire. A broadcast creates one of these and hands the same object to every
- * session, so encoding and allocation happen once per event, not once per client.
- */
-export interface OutboundFrame {
-  /** The event's id, or undefined for frames that are not events (heartbeats). */
-  readonly id: EventId | undefined;
-  readonly frame: Buffer;
+/** The bounds a writer keeps (see {@link SessionWriter}). */
+export interface WriterLimits {
+  readonly maxBufferedBytes: number;
+  readonly maxBurstBytes: number;
+  readonly drainTimeout: number;
+  readonly scheduler: SchedulerLike;
 }
 
-/**
- * A session's outbound side: queues frames, writes each flush window's frames as one chunk,
- * and watches how many bytes wait for the client.
- *
- * Memory is bounded: when queued plus socket-buffered bytes pass `maxBufferedBytes`, `onOverflow` is called once
- * (the session then closes as `slow-consumer` and drops the socket), so a stuck client never grows the heap
- * and never holds back the others, whose writes do not wait for it.
- *
- * Replayed history is merged with live frames of the same window in id order, so a client that receives
- * a replay from several sources still ends on its newest id.
- */
-/** Who hears that a writer went over its limit. */
+/** Who hears that a writer gave up on its client. */
 export interface WriterOwner {
   writerOverflowed(): void;
 }
 
+/**
+ * A session's outbound side: queues frames, writes each flush window's frames as one batch, paces replays by what
+ * the socket drains, and judges whether the client keeps up.
+ *
+ * The slow-consumer rule judges what a client fails to drain, not what the application queued in one turn. The
+ * backlog is the live bytes queued here plus the bytes the socket holds. When it is above `maxBufferedBytes`, the
+ * client has `drainTimeout` milliseconds to bring it back under; if it has not, the writer overflows (the session
+ * closes as `slow-consumer` and drops the socket). A backlog above `maxBurstBytes` overflows at once, so a runaway
+ * producer cannot exhaust memory. A burst a healthy client drains in time is delivered whole, and one stuck client
+ * never holds back the others, whose writes never wait for it.
+ */
 export class SessionWriter implements Flushable, Beating {
-  /** The only frame of this window (the common case: no array is allocated). */
+  /** The only live frame of this window (the common case: no array is allocated). */
   private first: OutboundFrame | undefined;
-  /** Further frames of this window, in order. */
+  /** Further live frames of this window, in order. */
   private rest: OutboundFrame[] | undefined;
-  /** True when this window's frames include replayed history and must be put in id order. */
-  private hasReplay = false;
-  private queuedBytes = 0;
-  /** Socket-buffered bytes as last measured (at the last flush, or when near the limit). */
+  /** Bytes of live frames queued and not yet handed to the connection. */
+  private liveBytes = 0;
+  /** A replay being paced, with the live frames queued behind it; undefined in the common case. */
+  private backlog: ReplayBacklog | undefined;
+  private waitingForDrain = false;
+  private queued = false;
+  /** Socket-buffered bytes as last measured (at the last flush, or when near a bound). */
   private bufferedAtFlush = 0;
+  private deadline: Unsubscribable | undefined;
+  private lastId: EventId | undefined;
   private closed = false;
 
   constructor(
     private readonly connection: Connection,
     private readonly queue: FlushQueue,
-    private readonly maxBufferedBytes: number,
+    private readonly limits: WriterLimits,
     private readonly owner: WriterOwner,
   ) {}
 
-  /** Queues a heartbeat (called by the shared heartbeat timer). */
+  /** The id of the newest event handed to the connection, or undefined when none has been. */
+  get lastWrittenId(): EventId | undefined {
+    return this.lastId;
+  }
+
+  /** Queues a heartbeat (called by the shared heartbeat timer). While a replay flows, its frames keep the stream alive. */
   beat(): void {
-    this.write(HEARTBEAT);
+    if (this.backlog === undefined) this.write(HEARTBEAT);
   }
 
   /** Queues a live frame for the next flush. Live frames are written in the order they were queued. */
   write(frame: OutboundFrame): void {
     if (this.closed) return;
-    if (this.first === undefined) {
-      this.first = frame;
-      this.queue.add(this);
-    } else {
-      if (this.rest === undefined) this.rest = [];
-      this.rest.push(frame);
-    }
-    this.queuedBytes += frame.frame.length;
-    if (this.queuedBytes + this.bufferedAtFlush > this.maxBufferedBytes) {
-      // The figure from the last flush may be stale (the socket drains in between): measure again before judging.
-      this.bufferedAtFlush = this.connection.bufferedBytes;
-      if (this.queuedBytes + this.bufferedAtFlush > this.maxBufferedBytes) this.overflow();
-    }
+    if (this.backlog !== undefined) this.backlog.addLive(frame);
+    else if (this.first === undefined) this.first = frame;
+    else if (this.rest === undefined) this.rest = [frame];
+    else this.rest.push(frame);
+    this.liveBytes += frame.frame.length;
+    this.schedule();
+    if (this.liveBytes + this.bufferedAtFlush > this.limits.maxBufferedBytes) this.judge();
   }
 
-  /** Queues replayed history (each list in id order); the next flush merges it with live frames by id. */
+  /**
+   * Queues replayed history (in id order), to be merged with everything queued by id and written at the pace the
+   * socket drains. Entries at or below the newest id already written are dropped: the client has moved past them.
+   */
   writeReplay(entries: readonly OutboundFrame[]): void {
-    if (entries.length === 0) return;
-    this.hasReplay = true;
-    for (const entry of entries) this.write(entry);
+    if (this.closed || entries.length === 0) return;
+    if (this.backlog === undefined) {
+      this.backlog = new ReplayBacklog();
+      // Live frames of this window may be newer than the replay: they join the merge.
+      if (this.first !== undefined) this.backlog.addLive(this.first);
+      for (const frame of this.rest ?? []) this.backlog.addLive(frame);
+      this.first = undefined;
+      this.rest = undefined;
+    }
+    this.backlog.addReplay(entries, this.lastId);
+    this.schedule();
   }
 
   flush(): void {
-    const first = this.first;
-    if (first === undefined || this.closed) return;
-    const rest = this.rest;
-    const bytes = this.queuedBytes;
-    this.first = undefined;
-    this.rest = undefined;
-    this.queuedBytes = 0;
-    if (rest === undefined) {
-      this.connection.write(first.frame);
-    } else {
-      rest.unshift(first);
-      // Sorting may drop heartbeats and duplicates, so then the byte count is recomputed.
-      const frames = this.hasReplay ? inIdOrder(rest) : rest;
-      this.connection.writeBatch(batch(frames, this.hasReplay ? undefined : bytes));
-    }
-    this.hasReplay = false;
+    this.queued = false;
+    if (this.closed) return;
+    if (this.backlog !== undefined) this.flushBacklog(this.replaySlice());
+    else this.flushWindow();
     this.bufferedAtFlush = this.connection.bufferedBytes;
-    if (this.bufferedAtFlush > this.maxBufferedBytes) this.overflow();
+    this.judge();
   }
 
-  /** Writes what is queued at once (used before a graceful end), then accepts nothing more. */
+  /** Writes what is queued at once if `flushFirst` (a graceful end), then accepts nothing more. */
   close(flushFirst: boolean): void {
-    if (flushFirst) this.flush();
+    if (this.closed) return;
+    if (flushFirst) {
+      this.flushWindow();
+      while (this.backlog !== undefined) this.flushBacklog(Number.POSITIVE_INFINITY);
+    }
     this.closed = true;
     this.first = undefined;
     this.rest = undefined;
-    this.queuedBytes = 0;
+    this.backlog = undefined;
+    this.liveBytes = 0;
+    this.deadline?.unsubscribe();
+    this.deadline = undefined;
   }
+
+  private schedule(): void {
+    if (this.queued || this.waitingForDrain) return;
+    this.queued = true;
+    this.queue.add(this);
+  }
+
+  private flushWindow(): void {
+    const first = this.first;
+    if (first === undefined) return;
+    const rest = this.rest;
+    const bytes = this.liveBytes;
+    this.first = undefined;
+    this.rest = undefined;
+    this.liveBytes = 0;
+    if (rest === undefined) {
+      this.connection.write(first.frame);
+      if (first.id !== undefined) this.lastId = first.id;
+    } else {
+      rest.unshift(first);
+      this.connection.writeBatch(batch(rest, bytes));
+      this.noteWritten(rest);
+    }
+  }
+
+  /** Replay slices stay well under the slow-consumer bound, so a replay alone never trips it. */
+  private replaySlice(): number {
+    return Math.max(1, Math.min(REPLAY_SLICE_BYTES, this.limits.maxBufferedBytes / 2) - this.connection.bufferedBytes);
+  }
+
+  private flushBacklog(budget: number): void {
+    const backlog = this.backlog as ReplayBacklog;
+    const frames = backlog.take(budget, (bytes) => {
+      this.liveBytes -= bytes;
+    });
+    let accepting = true;
+    if (frames.length > 0) {
+      accepting = this.connection.writeBatch(batch(frames, undefined));
+      this.noteWritten(frames);
+    }
+    if (backlog.empty) {
+      this.backlog = undefined;
+    } else if (!accepting && budget !== Number.POSITIVE_INFINITY) {
+      this.waitingForDrain = true;
+      this.connection.whenDrained(this.drained);
+    } else {
+      this.schedule();
+    }
+  }
+
+  private readonly drained = (): void => {
+    this.waitingForDrain = false;
+    if (!this.closed) this.schedule();
+  };
+
+  private noteWritten(frames: readonly OutboundFrame[]): void {
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const id = (frames[i] as OutboundFrame).id;
+      if (id !== undefined) {
+        this.lastId = id;
+        return;
+      }
+    }
+  }
+
+  /** Applies the slow-consumer rule to the current backlog (see the class comment). */
+  private judge(): void {
+    if (this.closed) return;
+    const { maxBufferedBytes, maxBurstBytes } = this.limits;
+    if (this.liveBytes + this.bufferedAtFlush > maxBufferedBytes) {
+      // The figure from the last flush may be stale (the socket drains in between): measure again before judging.
+      this.bufferedAtFlush = this.connection.bufferedBytes;
+    }
+    const backlog = this.liveBytes + this.bufferedAtFlush;
+    if (backlog > maxBurstBytes) {
+      this.overflow();
+    } else if (backlog <= maxBufferedBytes) {
+      this.deadline?.unsubscribe();
+      this.deadline = undefined;
+    } else if (this.deadline === undefined) {
+      this.deadline = scheduleOnce(this.limits.scheduler, this.limits.drainTimeout, this.deadlinePassed);
+    }
+  }
+
+  private readonly deadlinePassed = (): void => {
+    this.deadline = undefined;
+    if (this.closed) return;
+    this.bufferedAtFlush = this.connection.bufferedBytes;
+    if (this.liveBytes + this.bufferedAtFlush > this.limits.maxBufferedBytes) this.overflow();
+  };
 
   private overflow(): void {
     this.close(false);
@@ -115,11 +216,13 @@ export class SessionWriter implements Flushable, Beating {
   }
 }
 
+/** The most replayed bytes handed to the socket before waiting for it to drain. */
+const REPLAY_SLICE_BYTES = 256 * 1024;
 /** Frames at least this large are written as they are; smaller ones are copied together. */
 const SHARE_FROM_BYTES = 512;
 
 /**
- * Turns one flush window's frames into chunks for a single corked write. Runs of small frames are copied into one
+ * Turns one batch of frames into chunks for a single corked write. Runs of small frames are copied into one
  * buffer (a copy is cheaper than a write call each); large frames are passed as they are, so the one buffer a
  * broadcast encoded is shared by every session instead of copied into each session's batch.
  */
@@ -148,23 +251,4 @@ function batch(frames: readonly OutboundFrame[], totalBytes: number | undefined)
   }
   if (run.length > 0) chunks.push(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run));
   return chunks;
-}
-
-/** The heartbeat frame, shared by every session. */
-export const HEARTBEAT: OutboundFrame = { id: undefined, frame: Buffer.from(HEARTBEAT_FRAME) };
-
-/**
- * Frames sorted by id (stable) and de-duplicated. Heartbeats are dropped (the events keep the stream alive);
- * other frames without an id (gap signals) go first, ahead of the events they are about.
- */
-function inIdOrder(frames: OutboundFrame[]): OutboundFrame[] {
-  const kept = frames.filter((f) => f !== HEARTBEAT);
-  kept.sort((a, b) => {
-    if (a.id === undefined || b.id === undefined) return (a.id === undefined ? 0 : 1) - (b.id === undefined ? 0 : 1);
-    return compareEventIds(a.id, b.id);
-  });
-  return kept.filter((f, i) => {
-    const previous = kept[i - 1];
-    return f.id === undefined || previous?.id === undefined || compareEventIds(previous.id, f.id) !== 0;
-  });
 }

@@ -1,5 +1,6 @@
 import type { SchedulerLike } from "rxjs";
-import { perScheduler } from "../perScheduler.js";
+import { SharedPerScheduler } from "../perScheduler.js";
+import { reportListenerError } from "../reportError.js";
 
 /** Something with queued frames to write when the queue flushes. */
 export interface Flushable {
@@ -13,8 +14,11 @@ export interface Flushable {
  * A window of `0` ends with the current event-loop turn (`process.nextTick`), so a burst of broadcasts in one
  * synchronous loop becomes one socket write per session, at the cost of at most one tick of latency.
  * A longer window is scheduled on the given scheduler.
+ *
+ * One writer's failure never stalls the others: each flush runs on its own, and an error is reported (see
+ * `reportListenerError`) after the rest of the window has been written.
  */
-class FlushQueue {
+export class FlushQueue {
   private dirty: Flushable[] = [];
   private scheduled = false;
 
@@ -23,6 +27,7 @@ class FlushQueue {
     private readonly scheduler: SchedulerLike,
   ) {}
 
+  /** Flushes `writer` at the end of the current window. A writer adds itself once per window. */
   add(writer: Flushable): void {
     this.dirty.push(writer);
     if (this.scheduled) return;
@@ -35,11 +40,15 @@ class FlushQueue {
     this.scheduled = false;
     const writers = this.dirty;
     this.dirty = [];
-    for (const writer of writers) writer.flush();
+    for (const writer of writers) {
+      try {
+        writer.flush();
+      } catch (error) {
+        reportListenerError(error);
+      }
+    }
   };
 }
 
-/** The flush queue shared by every session with this window and scheduler. */
-export const flushQueue = perScheduler((windowMs, scheduler) => new FlushQueue(windowMs, scheduler));
-
-export type { FlushQueue };
+/** The flush queues, one per window and scheduler, held while a session uses them. */
+export const flushQueues = new SharedPerScheduler((windowMs, scheduler) => new FlushQueue(windowMs, scheduler));

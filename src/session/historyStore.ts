@@ -1,13 +1,25 @@
+import type { SchedulerLike, Unsubscribable } from "rxjs";
 import { History } from "../history/History.js";
+import { scheduleOnce } from "../timers.js";
 
 interface StoredHistory {
-  history: History;
-  /** The TTL group the entry is idle in, while it is idle. */
-  idleTtl: number | undefined;
+  readonly history: History;
   /** Open sessions using this history. */
   users: number;
-  /** When an unused history may be dropped (Date.now() milliseconds). */
-  expiresAt: number;
+  /** While idle: the sweeper it waits in, and when it may be dropped (that scheduler's clock). */
+  idle: { readonly sweeper: Sweeper; readonly ttl: number; readonly expiresAt: number } | undefined;
+}
+
+/**
+ * The idle histories of one scheduler, grouped by TTL, each group in release order. Within one TTL, release order
+ * is expiry order, so a sweep stops at the first live entry of each group. One timer per scheduler, armed for the
+ * earliest expiry.
+ */
+interface Sweeper {
+  readonly scheduler: SchedulerLike;
+  readonly byTtl: Map<number, Set<string>>;
+  timer: Unsubscribable | undefined;
+  timerAt: number;
 }
 
 /**
@@ -15,18 +27,12 @@ interface StoredHistory {
  * the last one closes, so a reconnect within the TTL resumes where it left off. After that the history is
  * dropped: memory stays bounded however many distinct ids come and go.
  *
- * Expiry runs on one unref'd timer for the whole store, armed for the earliest expiry.
+ * Time is the releasing session's scheduler, so marble tests drive expiry virtually. On the default scheduler the
+ * timer is unref'd: pending expiries never keep a process alive.
  */
 export class SessionHistoryStore {
   private readonly entries = new Map<string, StoredHistory>();
-  /**
-   * Unused entries grouped by TTL, each group in release order. Within one TTL, release order is expiry order,
-   * so a sweep stops at the first live entry of each group.
-   */
-  private readonly idleByTtl = new Map<number, Set<string>>();
-  private timer: NodeJS.Timeout | undefined;
-  /** When the armed timer fires (Date.now() milliseconds). */
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly sweepers = new Map<SchedulerLike, Sweeper>();
 
   /** Number of histories held, open or idle. */
   get size(): number {
@@ -38,23 +44,28 @@ export class SessionHistoryStore {
     return this.entries.has(sessionId);
   }
 
+  /** The history held for `sessionId`, open or idle, without taking it. */
+  peek(sessionId: string): History | undefined {
+    return this.entries.get(sessionId)?.history;
+  }
+
   /** Takes the history for `sessionId`, creating it when there is none, and marks it in use. */
   acquire(sessionId: string, size: number): History {
     let entry = this.entries.get(sessionId);
     if (entry === undefined) {
-      entry = { history: new History(size), idleTtl: undefined, users: 0, expiresAt: 0 };
+      entry = { history: new History(size), users: 0, idle: undefined };
       this.entries.set(sessionId, entry);
     }
     entry.users += 1;
-    if (entry.idleTtl !== undefined) {
-      this.idleByTtl.get(entry.idleTtl)?.delete(sessionId);
-      entry.idleTtl = undefined;
+    if (entry.idle !== undefined) {
+      entry.idle.sweeper.byTtl.get(entry.idle.ttl)?.delete(sessionId);
+      entry.idle = undefined;
     }
     return entry.history;
   }
 
-  /** Marks one use of `sessionId`'s history finished; the last one starts its TTL. */
-  release(sessionId: string, ttl: number): void {
+  /** Marks one use of `sessionId`'s history finished; the last one starts its TTL on `scheduler`'s clock. */
+  release(sessionId: string, ttl: number, scheduler: SchedulerLike): void {
     const entry = this.entries.get(sessionId);
     if (entry === undefined) return;
     entry.users -= 1;
@@ -63,50 +74,64 @@ export class SessionHistoryStore {
       this.entries.delete(sessionId);
       return;
     }
-    entry.expiresAt = Date.now() + ttl;
-    entry.idleTtl = ttl;
-    let group = this.idleByTtl.get(ttl);
+    let sweeper = this.sweepers.get(scheduler);
+    if (sweeper === undefined) {
+      sweeper = { scheduler, byTtl: new Map(), timer: undefined, timerAt: Number.POSITIVE_INFINITY };
+      this.sweepers.set(scheduler, sweeper);
+    }
+    entry.idle = { sweeper, ttl, expiresAt: scheduler.now() + ttl };
+    let group = sweeper.byTtl.get(ttl);
     if (group === undefined) {
       group = new Set();
-      this.idleByTtl.set(ttl, group);
+      sweeper.byTtl.set(ttl, group);
     }
     group.add(sessionId);
-    this.arm(entry.expiresAt);
+    this.arm(sweeper, entry.idle.expiresAt);
   }
 
-  /** Makes sure the sweep runs by `at`: one timer for the store, moved earlier when a shorter TTL needs it. */
-  private arm(at: number): void {
-    if (this.timer !== undefined) {
-      if (this.timerAt <= at) return;
-      clearTimeout(this.timer);
+  /** Makes sure `sweeper` runs by `at`: one timer per scheduler, moved earlier when a shorter TTL needs it. */
+  private arm(sweeper: Sweeper, at: number): void {
+    if (sweeper.timer !== undefined) {
+      if (sweeper.timerAt <= at) return;
+      sweeper.timer.unsubscribe();
     }
-    this.timerAt = at;
-    this.timer = setTimeout(this.sweep, Math.max(1, at - Date.now()));
-    this.timer.unref();
+    sweeper.timerAt = at;
+    sweeper.timer = scheduleOnce(sweeper.scheduler, Math.max(1, at - sweeper.scheduler.now()), () =>
+      this.sweep(sweeper),
+    );
   }
 
   /**
    * Drops expired histories: in each TTL group, oldest release first, stopping at the first one still within its TTL.
    * The cost is proportional to what expires and to the number of distinct TTLs, not to how many histories are idle.
    */
-  private readonly sweep = (): void => {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    const now = Date.now();
-    for (const [ttl, group] of this.idleByTtl) {
+  private sweep(sweeper: Sweeper): void {
+    sweeper.timer = undefined;
+    sweeper.timerAt = Number.POSITIVE_INFINITY;
+    const now = sweeper.scheduler.now();
+    for (const [ttl, group] of sweeper.byTtl) {
       for (const sessionId of group) {
         const entry = this.entries.get(sessionId);
-        if (entry !== undefined && entry.expiresAt > now) {
-          this.arm(entry.expiresAt);
+        if (entry?.idle !== undefined && entry.idle.expiresAt > now) {
+          this.arm(sweeper, entry.idle.expiresAt);
           break;
         }
         group.delete(sessionId);
         this.entries.delete(sessionId);
       }
-      if (group.size === 0) this.idleByTtl.delete(ttl);
+      if (group.size === 0) sweeper.byTtl.delete(ttl);
     }
-  };
+    if (sweeper.byTtl.size === 0) this.sweepers.delete(sweeper.scheduler);
+  }
 }
 
-/** The store every session uses by default. */
-export const sessionHistories = new SessionHistoryStore();
+/**
+ * The store every session uses: one per process, kept on `globalThis` under a registered symbol, so the ES module
+ * and the CommonJS build (when both are loaded) resume the same histories.
+ */
+export const sessionHistories: SessionHistoryStore = (() => {
+  const key = Symbol.for("event-flare.sessionHistories.v1");
+  const holder = globalThis as { [key]?: SessionHistoryStore };
+  holder[key] ??= new SessionHistoryStore();
+  return holder[key];
+})();

@@ -15,8 +15,16 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
  * - `slow-consumer`: more than `maxBufferedBytes` waited for the client; the socket was dropped.
  * - `write-error`: the socket reported an error.
  * - `source-error`: a piped observable errored (see {@link SourceErrorEvent}).
+ * - `replaced`: another session with the same `sessionId` registered in a channel this one was in; the client was
+ *   sent a final `session-replaced` event first (see {@link SESSION_REPLACED_EVENT}).
  */
-export type CloseReason = "client-disconnect" | "server-close" | "slow-consumer" | "write-error" | "source-error";
+export type CloseReason =
+  | "client-disconnect"
+  | "server-close"
+  | "slow-consumer"
+  | "write-error"
+  | "source-error"
+  | "replaced";
 
 /** Emitted as `message-sent` after `sendMessage` (or a piped value) has been queued for the client. */
 export interface MessageSentEvent {
@@ -69,3 +77,10 @@ export type SessionLifecycleEvent = MessageSentEvent | SessionClosedEvent | Hist
 
 /** The SSE event name of the gap signal sent to the client. Its data is JSON `{"source":…,"reason":…}`; it has no id. */
 export const HISTORY_GAP_EVENT = "history-gap";
+
+/**
+ * The SSE event name of the last event a replaced session's client receives, before the stream ends. Its data is
+ * JSON `{"reason":"replaced"}`; it has no id. A client that gets it should close its EventSource rather than
+ * reconnect (with the same `sessionId` it would replace the newer connection in turn).
+ */
+export const SESSION_REPLACED_EVENT = "session-replaced";

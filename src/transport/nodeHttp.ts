@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
+import type { Socket } from "node:net";
+import type { SchedulerLike } from "rxjs";
 import { EventFlareError } from "../errors.js";
+import { scheduleOnce } from "../timers.js";
 import type { Connection, ConnectionEnd, ConnectionOwner } from "./Connection.js";
 
 /** A node:http response, or an http2 compatibility-API response. */
@@ -13,19 +16,40 @@ interface Flushable {
   flush?: () => void;
 }
 
-/** Where a response keeps its connection, so the shared listeners below need no closure per client. */
+/**
+ * Where an emitter keeps its connection(s), so the shared listeners below need no closure per client. A socket
+ * usually carries one exchange at a time; pipelined requests queue several on one socket, which then holds a Set.
+ */
 const kConnection = Symbol("event-flare.connection");
-type TaggedResponse = NodeResponse & { [kConnection]?: NodeHttpConnection | undefined };
+type Tagged<T> = T & { [kConnection]?: NodeHttpConnection | Set<NodeHttpConnection> | undefined };
 
-function onResponseClose(this: TaggedResponse): void {
-  this[kConnection]?.ended("client-disconnect");
+/*
+ * How a client's departure is seen (measured on Node 20):
+ * - HTTP/1: the response's 'close', and the socket's. A pipelined request whose response waits behind another has
+ *   no socket of its own and never hears 'close', so the socket's 'close' ends every exchange queued on it. The
+ *   request's 'close' is no signal: it fires as soon as the request body has been read.
+ * - HTTP/2: the response's 'close', and the stream's 'aborted'. A client that resets its stream while the flow-control
+ *   window is full leaves the stream neither closed nor destroyed, holding what was queued; 'aborted' still fires,
+ *   and destroying the stream then frees it.
+ */
+function onEmitterClose(this: Tagged<NodeResponse | Socket>): void {
+  endAll(this[kConnection], "client-disconnect");
+}
+
+function onStreamAborted(this: Tagged<ServerHttp2Stream>): void {
+  endAll(this[kConnection], "client-disconnect");
+  this.destroy();
 }
 
 // HTTP/2 streams report failures as 'error' on the response; it stays attached for the response's life, so an
-// 'error' after the session left cannot crash the process. An HTTP/1 response does not emit socket errors (the
-// server handles them and the response closes), and writes are guarded, so it needs no listener (and no memory).
-function onResponseError(this: TaggedResponse, error: unknown): void {
-  this[kConnection]?.ended("write-error", error);
+// 'error' after the session left cannot crash the process.
+function onResponseError(this: Tagged<NodeResponse>, error: unknown): void {
+  endAll(this[kConnection], "write-error", error);
+}
+
+function endAll(tag: NodeHttpConnection | Set<NodeHttpConnection> | undefined, why: ConnectionEnd, error?: unknown) {
+  if (tag instanceof Set) for (const connection of [...tag]) connection.ended(why, error);
+  else tag?.ended(why, error);
 }
 
 /** A {@link Connection} over node:http's `ServerResponse` or http2's compatibility `Http2ServerResponse`. */
@@ -33,6 +57,8 @@ export class NodeHttpConnection implements Connection {
   readonly isHttp2: boolean;
   private readonly flushable: boolean;
   private owner: ConnectionOwner | undefined;
+  /** An end that happened before `attach` (during `open`, or a client already gone), told on the next tick. */
+  private early: { why: ConnectionEnd; error?: unknown } | undefined;
 
   constructor(
     readonly request: NodeRequest,
@@ -61,28 +87,52 @@ export class NodeHttpConnection implements Connection {
     this.flushable = typeof (response as Flushable).flush === "function";
   }
 
-  open(headers: Readonly<Record<string, string>>, firstChunk: Buffer | string): void {
+  open(headers: Readonly<Record<string, string>>, firstChunk: Buffer | string): boolean {
     const res = this.response as ServerResponse;
-    // writeHead with the object (not setHeader per name) keeps no per-response header map alive afterwards.
-    if (!res.headersSent) res.writeHead(200, headers);
+    try {
+      // writeHead with the object (not setHeader per name) keeps no per-response header map alive afterwards.
+      if (!res.headersSent) res.writeHead(200, headers);
+      if (this.request.method === "HEAD") {
+        // The headers, and no body: the exchange ends, so the next request on the socket is answered.
+        res.end();
+        return false;
+      }
+    } catch (error) {
+      this.ended("write-error", error);
+      return true;
+    }
     this.write(firstChunk);
+    return true;
   }
 
   write(chunk: Buffer | string): void {
-    const res = this.response as ServerResponse;
-    if (res.destroyed || res.writableEnded) return;
-    res.write(chunk);
-    if (this.flushable) (this.response as Flushable).flush?.();
+    if (this.closed) return;
+    try {
+      (this.response as ServerResponse).write(chunk);
+      if (this.flushable) (this.response as Flushable).flush?.();
+    } catch (error) {
+      this.ended("write-error", error);
+    }
   }
 
-  writeBatch(chunks: readonly Buffer[]): void {
+  writeBatch(chunks: readonly Buffer[]): boolean {
+    if (this.closed) return true;
     const res = this.response as ServerResponse;
-    if (res.destroyed || res.writableEnded) return;
-    // Corked, the chunks leave in one writev: each chunk is still a buffer shared with every other session.
-    res.cork();
-    for (const chunk of chunks) res.write(chunk);
-    res.uncork();
-    if (this.flushable) (this.response as Flushable).flush?.();
+    let accepting = true;
+    try {
+      // Corked, the chunks leave in one writev: each chunk is still a buffer shared with every other session.
+      res.cork();
+      for (const chunk of chunks) accepting = res.write(chunk);
+      res.uncork();
+      if (this.flushable) (this.response as Flushable).flush?.();
+    } catch (error) {
+      this.ended("write-error", error);
+    }
+    return accepting;
+  }
+
+  whenDrained(callback: () => void): void {
+    this.response.once("drain", callback);
   }
 
   get bufferedBytes(): number {
@@ -91,14 +141,25 @@ export class NodeHttpConnection implements Connection {
 
   get closed(): boolean {
     const res = this.response as ServerResponse;
-    if (res.destroyed || res.writableEnded) return true;
-    if (this.isHttp2) return (this.response as Http2ServerResponse).stream.destroyed;
-    return this.request.socket?.destroyed === true;
+    if (res.writableEnded) return true;
+    if (this.isHttp2) {
+      const stream = (this.response as Http2ServerResponse).stream;
+      return stream.destroyed || stream.closed;
+    }
+    return res.destroyed || this.request.socket?.destroyed === true;
   }
 
-  end(): void {
+  end(timeout: number, scheduler: SchedulerLike): void {
     const res = this.response as ServerResponse;
-    if (!res.writableEnded) res.end();
+    if (res.writableEnded || this.closed) return;
+    res.end();
+    if (res.writableFinished) return;
+    // A client that never reads would hold the queued bytes, and the server, forever.
+    const deadline = scheduleOnce(scheduler, timeout, () => {
+      if (!res.writableFinished) this.destroy();
+    });
+    res.once("finish", () => deadline.unsubscribe());
+    res.once("close", () => deadline.unsubscribe());
   }
 
   destroy(): void {
@@ -109,24 +170,73 @@ export class NodeHttpConnection implements Connection {
 
   attach(owner: ConnectionOwner): void {
     this.owner = owner;
-    const res = this.response as TaggedResponse & ServerResponse;
+    const res = this.response as Tagged<ServerResponse>;
     res[kConnection] = this;
-    res.on("close", onResponseClose);
-    if (this.isHttp2) res.on("error", onResponseError);
+    res.on("close", onEmitterClose);
+    if (this.isHttp2) {
+      res.on("error", onResponseError);
+      const stream = (this.response as Http2ServerResponse).stream as Tagged<ServerHttp2Stream>;
+      stream[kConnection] = this;
+      stream.on("aborted", onStreamAborted);
+    } else {
+      const socket = this.request.socket as Tagged<Socket> | null;
+      if (socket !== null) {
+        const tag = socket[kConnection];
+        if (tag === undefined) {
+          socket[kConnection] = this;
+          socket.on("close", onEmitterClose);
+        } else if (tag instanceof Set) tag.add(this);
+        else socket[kConnection] = new Set([tag, this]);
+      }
+    }
+    if (this.early === undefined && this.closed) this.early = { why: "client-disconnect" };
+    if (this.early !== undefined) process.nextTick(tellEarlyEnd, this);
   }
 
   detach(): void {
     this.owner = undefined;
-    const res = this.response as TaggedResponse & ServerResponse;
+    const res = this.response as Tagged<ServerResponse>;
     res[kConnection] = undefined;
-    res.off("close", onResponseClose);
+    res.off("close", onEmitterClose);
+    if (this.isHttp2) {
+      const stream = (this.response as Http2ServerResponse).stream as Tagged<ServerHttp2Stream>;
+      stream[kConnection] = undefined;
+      stream.off("aborted", onStreamAborted);
+      return;
+    }
+    const socket = this.request.socket as Tagged<Socket> | null;
+    const tag = socket?.[kConnection];
+    if (socket === null || tag === undefined) return;
+    if (tag instanceof Set) {
+      if (!tag.delete(this) || tag.size > 1) return;
+      socket[kConnection] = tag.values().next().value;
+      if (tag.size === 1) return;
+    } else if (tag !== this) {
+      return;
+    } else {
+      socket[kConnection] = undefined;
+    }
+    socket.off("close", onEmitterClose);
   }
 
-  /** @internal Called by the shared response listeners. */
+  /** @internal Called by the shared listeners, and on a failed write. */
   ended(why: ConnectionEnd, error?: unknown): void {
     const owner = this.owner;
-    if (owner === undefined) return;
+    if (owner === undefined) {
+      this.early ??= error === undefined ? { why } : { why, error };
+      return;
+    }
     this.detach();
     owner.connectionEnded(why, error);
   }
+
+  /** @internal Tells the owner of an end that happened before `attach`. */
+  tellEarlyEnd(): void {
+    const early = this.early;
+    if (early !== undefined) this.ended(early.why, early.error);
+  }
+}
+
+function tellEarlyEnd(connection: NodeHttpConnection): void {
+  connection.tellEarlyEnd();
 }

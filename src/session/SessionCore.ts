@@ -1,0 +1,331 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Unsubscribable } from "rxjs";
+import { escapeForLog } from "../describe.js";
+import { encodeEvent, encodeRetry } from "../encode.js";
+import { EventFlareError } from "../errors.js";
+import { sseHeaders } from "../headers.js";
+import { joinHeartbeat, leaveHeartbeat } from "../heartbeat.js";
+import { History, type HistoryGapReason } from "../history/History.js";
+import { compareEventIds, type EventId, formatEventId, parseEventId, processIds } from "../ids.js";
+import { messageToData } from "../message.js";
+import type { ResolvedSessionOptions } from "../options.js";
+import { emitSafely } from "../reportError.js";
+import type { Connection, ConnectionEnd } from "../transport/Connection.js";
+import { SESSION_BRAND, SESSION_PROTOCOL } from "./brand.js";
+import { flushQueues } from "./flushQueue.js";
+import { sessionHistories } from "./historyStore.js";
+import {
+  type CloseReason,
+  ConnectionState,
+  HISTORY_GAP_EVENT,
+  SESSION_REPLACED_EVENT,
+  type SessionClosedEvent,
+  type SessionLifecycleEvent,
+} from "./lifecycle.js";
+import type { OutboundFrame } from "./outboundFrame.js";
+import { SessionSignals } from "./SessionSignals.js";
+import { SessionWriter } from "./SessionWriter.js";
+
+/** The EventEmitter events of a session, with their listener arguments. */
+export type SessionEmitterEvents = {
+  [E in SessionLifecycleEvent as E["type"]]: [event: E];
+};
+
+/**
+ * The mechanics of one client's event stream, under {@link Session}'s public API: the connection, the writer, the
+ * session's history and replay, what the session holds (piped sources, channel memberships), the lifecycle, and
+ * the one disposal path. It knows nothing of the transport beyond the {@link Connection} it is given, and nothing
+ * of event types: it sends what it is given.
+ *
+ * Channels talk to sessions through the members below that are marked internal; they recognise a session by its
+ * brand (see brand.ts), so a channel of one copy of event-flare drives a session of another.
+ */
+// No `implements ConnectionOwner, WriterOwner`: those members are internal, so stripInternal removes them from the
+// published declarations, where the clause would then fail a consumer's library check (TS2420). They are checked
+// structurally where the session hands itself to its connection and writer. (The tag that marks a member internal
+// must never appear in this comment: stripInternal would drop the whole class.)
+export class SessionCore extends EventEmitter<SessionEmitterEvents> {
+  /**
+   * The Last-Event-ID the client sent when it connected (header, `lastEventId` or `evs_last_event_id` query),
+   * or undefined for a fresh client.
+   */
+  readonly lastEventId: string | undefined;
+  /** @internal */
+  protected readonly sessionId: string;
+  /** @internal */
+  protected readonly options: ResolvedSessionOptions;
+  /** @internal */
+  protected readonly connection: Connection;
+  /** @internal */
+  protected readonly writer: SessionWriter;
+  /**
+   * The session's history: from the store for an explicit `sessionId` (it can outlive the session), else created
+   * on first use and dropped with the session (no client can come back with a random id).
+   */
+  private history: History | undefined;
+  /** True when the application chose the id: only then can a later connection resume this history. */
+  private readonly explicitId: boolean;
+  /**
+   * Piped sources and channel memberships, unsubscribed on close. A plain array made on first use (one membership
+   * costs one slot); each entry removes itself through {@link release} when it ends first.
+   */
+  private held: Unsubscribable[] | undefined;
+  /** @internal */
+  protected state: ConnectionState = ConnectionState.CONNECTED;
+  /** @internal */
+  protected closedEvent: SessionClosedEvent | undefined;
+  /** Where lifecycle events are published once anything needs more than the emitter; created on first use. */
+  private signalsOnDemand: SessionSignals | undefined;
+
+  /**
+   * Opens the stream on `connection`. A session never closes inside its constructor: when the client has already
+   * gone, or the request is a `HEAD` (which gets the headers and no body), it closes on the next tick, once the
+   * caller has attached its listeners.
+   *
+   * @param connection The transport, before anything was written to it.
+   * @param lastEventId The Last-Event-ID the client sent, if any.
+   * @param options Every option resolved.
+   */
+  protected constructor(connection: Connection, lastEventId: string | undefined, options: ResolvedSessionOptions) {
+    super();
+    this.options = options;
+    this.connection = connection;
+    this.explicitId = options.sessionId !== undefined;
+    this.sessionId = options.sessionId ?? flatUUID();
+    this.lastEventId = lastEventId;
+    if (this.explicitId) this.history = sessionHistories.acquire(this.sessionId, options.historySize);
+    const { flushInterval, scheduler } = options;
+    this.writer = new SessionWriter(connection, flushQueues.acquire(flushInterval, scheduler), options, this);
+    const streaming = connection.open(sseHeaders(connection.isHttp2), encodeRetry(options.retryInterval));
+    // A client already gone (or a write that failed in `open`) is reported by the connection on the next tick.
+    if (streaming) connection.attach(this);
+    else process.nextTick(finishLater, this, "server-close");
+    this.replayOwnHistory();
+    joinHeartbeat(this.writer, options.heartbeatInterval, scheduler);
+  }
+
+  /**
+   * Sends one event to this client and records it in the session history.
+   *
+   * @param msg The data. A string is sent as it is; any other value is sent as JSON.
+   * @param eventName The SSE event name. Defaults to none (clients see a `message` event).
+   * @returns The event id assigned to the message.
+   * @throws EventFlareError `SESSION_CLOSED` after the session closed, `INVALID_FIELD` for an event name with
+   * CR, LF or NUL, `INVALID_MESSAGE` for a value that has no JSON form. Nothing is written when it throws.
+   */
+  sendMessage(msg: unknown, eventName?: string): string {
+    if (this.state !== ConnectionState.CONNECTED) {
+      throw new EventFlareError(
+        "SESSION_CLOSED",
+        `Session ${escapeForLog(this.sessionId)} is closed (${this.closedEvent?.reason}); it can send nothing more. Listen for "session-closed" to stop sending.`,
+      );
+    }
+    const data = messageToData(msg);
+    const id = processIds.next();
+    const idText = formatEventId(id);
+    const frame = Buffer.from(encodeEvent({ data, event: eventName, id: idText }));
+    this.writer.write(this.ownHistory().append(id, frame));
+    this.dispatch({ type: "message-sent", sessionId: this.sessionId, id: idText, event: eventName, data });
+    return idText;
+  }
+
+  /** `"CONNECTED"` until the session closes, then `"DISCONNECTED"`. */
+  getConnectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /** The session id: the `sessionId` option, or a random UUID. */
+  getSessionId(): string {
+    return this.sessionId;
+  }
+
+  /**
+   * Ends the stream from the server: queued events are written, the response ends, and the session closes with
+   * reason `server-close`. A client that does not read what is queued within `drainTimeout` has its socket dropped.
+   * Calling it again, or after the client left, does nothing.
+   */
+  close(): void {
+    this.finish("server-close");
+  }
+
+  /** @internal The `session-closed` event once the session has closed, else undefined. */
+  get closeEvent(): SessionClosedEvent | undefined {
+    return this.closedEvent;
+  }
+
+  /**
+   * @internal Where a replay to this session starts: after the newest of the client's Last-Event-ID and the newest
+   * event already written to it. Undefined for a fresh client (no Last-Event-ID), which gets no replay.
+   */
+  get replayPoint(): string | EventId | undefined {
+    const written = this.writer.lastWrittenId;
+    if (this.lastEventId === undefined || written === undefined) return this.lastEventId;
+    const since = parseEventId(this.lastEventId);
+    return since === undefined || compareEventIds(written, since) > 0 ? written : this.lastEventId;
+  }
+
+  /** @internal Queues a frame encoded by a channel. Returns false when the session is closed. */
+  deliver(frame: OutboundFrame): boolean {
+    if (this.state !== ConnectionState.CONNECTED) return false;
+    this.writer.write(frame);
+    return true;
+  }
+
+  /** @internal Queues a frame for this session only and keeps it in the session history (targeted broadcasts). */
+  deliverAndRecord(frame: OutboundFrame & { id: NonNullable<OutboundFrame["id"]> }): boolean {
+    if (this.state !== ConnectionState.CONNECTED) return false;
+    this.ownHistory().append(frame.id, frame.frame);
+    this.writer.write(frame);
+    return true;
+  }
+
+  /** @internal Queues replayed frames; they are merged with everything queued in id order, at the socket's pace. */
+  deliverReplay(frames: readonly OutboundFrame[]): void {
+    if (this.state === ConnectionState.CONNECTED) this.writer.writeReplay(frames);
+  }
+
+  /** @internal Tells the client and the application that `source` cannot replay everything after its Last-Event-ID. */
+  signalGap(source: string, reason: HistoryGapReason): void {
+    if (this.state !== ConnectionState.CONNECTED || this.lastEventId === undefined) return;
+    const data = JSON.stringify({ source, reason });
+    this.writer.write({ id: undefined, frame: Buffer.from(encodeEvent({ event: HISTORY_GAP_EVENT, data })) });
+    const { sessionId, lastEventId } = this;
+    // Deferred: a gap found in the constructor or in `register` must reach listeners attached right after.
+    this.signals().defer({ type: "history-gap", sessionId, source, reason, lastEventId });
+  }
+
+  /**
+   * @internal Another session with this id took this one's place in a channel: the client is told why with a final
+   * `session-replaced` event, and the session closes with reason `replaced`.
+   */
+  replaced(): void {
+    if (this.state !== ConnectionState.CONNECTED) return;
+    this.writer.write({ id: undefined, frame: REPLACED_FRAME });
+    this.finish("replaced");
+  }
+
+  /**
+   * @internal Ties `subscription` to the session: it is unsubscribed when the session closes
+   * (at once when it already has). Returns false when the session is closed.
+   */
+  hold(subscription: Unsubscribable): boolean {
+    if (this.state !== ConnectionState.CONNECTED) {
+      subscription.unsubscribe();
+      return false;
+    }
+    if (this.held === undefined) this.held = [subscription];
+    else this.held.push(subscription);
+    return true;
+  }
+
+  /** @internal Forgets a held subscription that ended before the session did. */
+  release(subscription: Unsubscribable): void {
+    const held = this.held;
+    if (held === undefined) return;
+    const index = held.indexOf(subscription);
+    if (index !== -1) held.splice(index, 1);
+  }
+
+  /** @internal The connection ended (client gone or write failed). */
+  connectionEnded(why: ConnectionEnd, error?: unknown): void {
+    this.finish(why, error);
+  }
+
+  /**
+   * @internal The client fell too far behind (see `maxBufferedBytes`). The writer has already stopped; the session
+   * closes at the end of the current turn, so a broadcast or flush in progress is never interrupted by listeners.
+   */
+  writerOverflowed(): void {
+    process.nextTick(finishLater, this, "slow-consumer");
+  }
+
+  /** @internal Runs the one disposal path; see {@link finish}. */
+  finishNow(reason: CloseReason): void {
+    this.finish(reason);
+  }
+
+  private ownHistory(): History {
+    this.history ??= new History(this.options.historySize);
+    return this.history;
+  }
+
+  private replayOwnHistory(): void {
+    // A random id has no past; only an id the application chose can have history to resume (or to have lost).
+    if (this.history === undefined) return;
+    if (this.lastEventId === undefined) {
+      if (this.options.replayLast > 0) this.writer.writeReplay(this.history.last(this.options.replayLast));
+      return;
+    }
+    const result = this.history.after(this.lastEventId);
+    if (result.ok) this.writer.writeReplay(result.entries);
+    else this.signalGap("session", result.reason);
+  }
+
+  /** The one disposal path: every way a session ends comes here, and only the first call does anything. */
+  /** @internal */
+  protected finish(reason: CloseReason, error?: unknown): void {
+    if (this.state !== ConnectionState.CONNECTED) return;
+    this.state = ConnectionState.DISCONNECTED;
+    this.connection.detach();
+    leaveHeartbeat(this.writer, this.options.heartbeatInterval, this.options.scheduler);
+    const graceful = reason === "server-close" || reason === "source-error" || reason === "replaced";
+    this.writer.close(graceful);
+    flushQueues.release(this.options.flushInterval, this.options.scheduler);
+    if (graceful) this.connection.end(this.options.drainTimeout, this.options.scheduler);
+    else if (reason !== "client-disconnect") this.connection.destroy();
+    if (this.explicitId) sessionHistories.release(this.sessionId, this.options.historyTtl, this.options.scheduler);
+    const event: SessionClosedEvent =
+      error === undefined
+        ? { type: "session-closed", sessionId: this.sessionId, reason }
+        : { type: "session-closed", sessionId: this.sessionId, reason, error };
+    this.closedEvent = event;
+    // Heartbeat, piped sources and channel memberships end before anyone hears of the close.
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) for (const subscription of held) subscription.unsubscribe();
+    this.closing();
+    if (this.signalsOnDemand !== undefined) this.signalsOnDemand.close(event);
+    else emitSafely(this, event.type, event);
+  }
+
+  /** @internal Called by the disposal path after what the session held has ended, before `session-closed`. */
+  protected closing(): void {}
+
+  /** @internal True when someone subscribes to `lifecycle$`. */
+  protected get lifecycleObserved(): boolean {
+    return this.signalsOnDemand?.observed === true;
+  }
+
+  /** @internal The lifecycle publisher, created on first use. */
+  protected signals(): SessionSignals {
+    this.signalsOnDemand ??= new SessionSignals(this, this.closedEvent);
+    return this.signalsOnDemand;
+  }
+
+  /** The one place lifecycle events are published (see {@link SessionSignals}). */
+  /** @internal */
+  protected dispatch(event: SessionLifecycleEvent): void {
+    if (this.signalsOnDemand !== undefined) this.signalsOnDemand.dispatch(event);
+    else emitSafely(this, event.type, event);
+  }
+}
+
+// Channels recognise sessions by this brand, across copies of the library (see brand.ts).
+Object.defineProperty(SessionCore.prototype, SESSION_BRAND, { value: SESSION_PROTOCOL });
+
+const REPLACED_FRAME = Buffer.from(encodeEvent({ event: SESSION_REPLACED_EVENT, data: '{"reason":"replaced"}' }));
+
+/** `process.nextTick` callbacks, shared by every session: no closure per session. */
+function finishLater(session: Pick<SessionCore, "finishNow">, reason: CloseReason): void {
+  session.finishNow(reason);
+}
+
+/**
+ * A random UUID as one flat string. `randomUUID()` builds its result by concatenation, and V8 keeps such a string
+ * as a tree of about twenty pieces (some 600 bytes) for as long as the session holds it; copying it through a
+ * Buffer stores the 36 characters once.
+ */
+function flatUUID(): string {
+  return Buffer.from(randomUUID(), "latin1").toString("latin1");
+}
