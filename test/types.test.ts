@@ -1,14 +1,16 @@
-import type { Observable, Subject, Subscription } from "rxjs";
-import { describe, expectTypeOf, it } from "vitest";
-import type {
-  ConnectionState,
-  EventFlareErrorCode,
-  HistoryGapEvent,
-  MessageSentEvent,
-  OutgoingEvent,
-  Session,
-  SessionClosedEvent,
-  SessionLifecycleEvent,
+import { from, merge, type Observable, of, type Subject, type Subscription } from "rxjs";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import {
+  BroadcastStream,
+  type ChannelEvent,
+  type ConnectionState,
+  type EventFlareErrorCode,
+  type HistoryGapEvent,
+  type MessageSentEvent,
+  type OutgoingEvent,
+  type Session,
+  type SessionClosedEvent,
+  type SessionLifecycleEvent,
 } from "../src/index.js";
 
 // Compile-time checks: `npm test` type-checks this file with tsc; the runtime part only proves it loads.
@@ -55,5 +57,29 @@ describe("public types", () => {
     };
     expectTypeOf(listen).toBeFunction();
     expectTypeOf<"SESSION_CLOSED">().toExtend<EventFlareErrorCode>();
+  });
+});
+
+describe("channels and typed sessions", () => {
+  it("registers a typed session in an untyped channel, and only matching sessions in a typed one", () => {
+    const register = (typed: Session<{ price: Price }>, other: Session<{ volume: number }>) => {
+      new BroadcastStream("x").register(typed);
+      new BroadcastStream("y").register(other);
+      new BroadcastStream<{ price: Price }>("z").register(typed);
+      // @ts-expect-error a channel of prices cannot take a session of volumes
+      new BroadcastStream<{ price: Price }>("z").register(other);
+    };
+    expectTypeOf(register).toBeFunction();
+  });
+
+  it("is an interop observable: from(channel) and merge(channel, …) type-check and run", () => {
+    const channel = new BroadcastStream("interop");
+    expectTypeOf(from(channel)).toEqualTypeOf<Observable<ChannelEvent>>();
+    expectTypeOf(merge(channel, of(1))).toEqualTypeOf<Observable<ChannelEvent | number>>();
+    const seen: unknown[] = [];
+    const subscription = merge(from(channel), of("start")).subscribe((value) => seen.push(value));
+    const id = channel.broadcastAll("live");
+    subscription.unsubscribe();
+    expect(seen).toEqual(["start", { channelId: "interop", id, event: undefined, data: "live", targets: undefined }]);
   });
 });
