@@ -25,6 +25,7 @@ export {
   HISTORY_GAP_EVENT,
   type HistoryGapEvent,
   type MessageSentEvent,
+  SESSION_REPLACED_EVENT,
   type SessionClosedEvent,
   type SessionLifecycleEvent,
   type SourceErrorEvent,
