@@ -142,6 +142,26 @@ describe("session history and Last-Event-ID replay", () => {
     expect(late.events[0]).toMatchObject({ event: "history-gap", data: '{"source":"session","reason":"too-old"}' });
   });
 
+  it("signals too-old, never a silent skip, when the id's history expired and another connection created it again", async () => {
+    const sid = uniqueSid();
+    const app = await sessionServer({ historyTtl: 100 });
+    const a = await app.connect(`/?sid=${sid}`);
+    const e1 = (app.sessions[0] as Session).sendMessage("e1");
+    (app.sessions[0] as Session).sendMessage("e2"); // this client is taken to have seen e1 only
+    await a.waitForEvents(2);
+    a.destroy();
+    await waitFor(() => !sessionHistories.has(sid), "the history to expire");
+    const other = await app.connect(`/?sid=${sid}`); // a new connection with the same id, no Last-Event-ID
+    (app.sessions[1] as Session).sendMessage("e3");
+    await other.waitForEvents(1);
+    const back = await app.connect(`/?sid=${sid}`, { "last-event-id": e1 });
+    (app.sessions[2] as Session).sendMessage("e4");
+    await back.waitForEvents(2);
+    // e2 went with the expired history: the client is told to resync, then the stream goes on live.
+    expect(back.events[0]).toMatchObject({ event: "history-gap", data: '{"source":"session","reason":"too-old"}' });
+    expect(back.events[1]?.data).toBe("e4");
+  });
+
   it("keeps history while any session with the id is open, however long", async () => {
     const sid = uniqueSid();
     const app = await sessionServer({ historyTtl: 1 });
