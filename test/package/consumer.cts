@@ -1,6 +1,7 @@
 // A CommonJS consumer of the installed tarball, type-checked like consumer.mts (see package.test.ts).
 import http = require("node:http");
 import eventFlare = require("event-flare");
+import rxjs = require("rxjs");
 
 type Events = { price: { symbol: string; price: number } };
 
@@ -22,3 +23,6 @@ export function isClosed(error: unknown): boolean {
 }
 
 export const codes: readonly eventFlare.EventFlareErrorCode[] = eventFlare.EVENT_FLARE_ERROR_CODES;
+
+// The channel is an interop observable in the published types too.
+export const events$: rxjs.Observable<eventFlare.ChannelEvent> = rxjs.from(channel);

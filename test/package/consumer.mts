@@ -13,7 +13,7 @@ import {
   type SessionClosedEvent,
   type SessionOptions,
 } from "event-flare";
-import { interval, map, type Subscription } from "rxjs";
+import { from, interval, map, merge, type Observable, of, type Subscription } from "rxjs";
 
 interface Price {
   symbol: string;
@@ -57,3 +57,6 @@ export const codes: readonly EventFlareErrorCode[] = EVENT_FLARE_ERROR_CODES;
 // @ts-expect-error not an error code
 export const notACode: EventFlareErrorCode = "NOT_A_CODE";
 export const unused = typo;
+// The channel is an interop observable in the published types too.
+export const events$: Observable<ChannelEvent> = from(channel);
+export const merged$: Observable<ChannelEvent | number> = merge(channel, of(1));
