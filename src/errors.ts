@@ -9,6 +9,8 @@ export const EVENT_FLARE_ERROR_CODES = [
   "NOT_REGISTERED",
   "PREDICATE_FAILED",
   "CHANNEL_CLOSED",
+  "BACKPLANE_UNAVAILABLE",
+  "BACKPLANE_FAILED",
 ] as const;
 
 /**
@@ -23,6 +25,10 @@ export const EVENT_FLARE_ERROR_CODES = [
  * - `NOT_REGISTERED`: the session is not a member of this channel.
  * - `PREDICATE_FAILED`: the predicate given to `broadcastSome` threw; nothing was sent.
  * - `CHANNEL_CLOSED`: the channel was closed with `close()`; it accepts no more sessions or broadcasts.
+ * - `BACKPLANE_UNAVAILABLE`: the backplane cannot be reached (Redis down, restarting, or closed); the broadcast or
+ *   send was not taken. One in flight when the connection broke may or may not have been taken.
+ * - `BACKPLANE_FAILED`: Redis answered with an error (out of memory, a read-only replica, a key of the wrong type in
+ *   event-flare's namespace); the message carries Redis's own.
  */
 export type EventFlareErrorCode = (typeof EVENT_FLARE_ERROR_CODES)[number];
 

@@ -1,4 +1,5 @@
 import { asyncScheduler, type SchedulerLike } from "rxjs";
+import type { Backplane } from "./backplane/Backplane.js";
 import { describeValue } from "./describe.js";
 import { EventFlareError } from "./errors.js";
 
@@ -66,6 +67,7 @@ export interface ResolvedSessionOptions {
   readonly flushInterval: number;
   readonly replayLast: number;
   readonly scheduler: SchedulerLike;
+  readonly backplane: Backplane | undefined;
 }
 
 /** Options for a {@link BroadcastStream}. */
@@ -80,12 +82,26 @@ export interface BroadcastStreamOptions {
   scheduler?: SchedulerLike | undefined;
 }
 
+/**
+ * The `backplane` option of a session or a channel, apart from the other options so that its type follows the value
+ * given: with a backplane, `sendMessage` and the broadcasts resolve with the id (a promise); without, they return it.
+ */
+export interface BackplaneOption<TBackplane extends Backplane | undefined = Backplane | undefined> {
+  /**
+   * The backplane to live on (`createRedisBackplane` from `event-flare/redis`). A channel's broadcasts from any node
+   * then reach its members on every node; a session's events get ids from the cluster's clock and its history is kept
+   * there. A session can only join channels on the same backplane. Defaults to none: everything stays in this process.
+   */
+  backplane?: TBackplane;
+}
+
 /** {@link BroadcastStreamOptions} with every default applied. */
 export interface ResolvedBroadcastStreamOptions {
   readonly historySize: number;
   readonly historyMaxAge: number | undefined;
   readonly replayLast: number;
   readonly scheduler: SchedulerLike;
+  readonly backplane: Backplane | undefined;
 }
 
 /** The defaults, in one place. */
@@ -138,7 +154,15 @@ const schedulerCheck: Check = (v) =>
     ? undefined
     : "an RxJS SchedulerLike";
 
-const SESSION_CHECKS: Record<keyof SessionOptions, Check> = {
+const backplaneCheck: Check = (v) =>
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as Backplane).channel === "function" &&
+  typeof (v as Backplane).session === "function"
+    ? undefined
+    : "a backplane, such as createRedisBackplane() from event-flare/redis";
+
+const SESSION_CHECKS: Record<keyof SessionOptions | "backplane", Check> = {
   heartbeatInterval: positiveDelay,
   retryInterval: retryDelay,
   historySize: positiveInteger,
@@ -150,13 +174,15 @@ const SESSION_CHECKS: Record<keyof SessionOptions, Check> = {
   flushInterval: nonNegativeDelay,
   replayLast: nonNegativeInteger,
   scheduler: schedulerCheck,
+  backplane: backplaneCheck,
 };
 
-const CHANNEL_CHECKS: Record<keyof BroadcastStreamOptions, Check> = {
+const CHANNEL_CHECKS: Record<keyof BroadcastStreamOptions | "backplane", Check> = {
   historySize: positiveInteger,
   historyMaxAge: positiveDelay,
   replayLast: nonNegativeInteger,
   scheduler: schedulerCheck,
+  backplane: backplaneCheck,
 };
 
 /**
@@ -214,7 +240,7 @@ export function resolveSessionOptions(input: unknown): ResolvedSessionOptions {
 }
 
 function buildSessionOptions(input: unknown): ResolvedSessionOptions {
-  const o = checkOptions<SessionOptions>(input, SESSION_CHECKS, "Session");
+  const o = checkOptions<SessionOptions & BackplaneOption>(input, SESSION_CHECKS, "Session");
   const maxBufferedBytes = o.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
   const maxBurstBytes = o.maxBurstBytes ?? maxBufferedBytes * DEFAULTS.maxBurstFactor;
   if (maxBurstBytes < maxBufferedBytes) {
@@ -236,16 +262,18 @@ function buildSessionOptions(input: unknown): ResolvedSessionOptions {
     flushInterval: o.flushInterval ?? DEFAULTS.flushInterval,
     replayLast: o.replayLast ?? DEFAULTS.replayLast,
     scheduler: o.scheduler ?? asyncScheduler,
+    backplane: o.backplane ?? undefined,
   };
 }
 
 /** Validates channel options and fills in the defaults. @throws EventFlareError `INVALID_OPTION` */
 export function resolveBroadcastStreamOptions(input: unknown): ResolvedBroadcastStreamOptions {
-  const o = checkOptions<BroadcastStreamOptions>(input, CHANNEL_CHECKS, "BroadcastStream");
+  const o = checkOptions<BroadcastStreamOptions & BackplaneOption>(input, CHANNEL_CHECKS, "BroadcastStream");
   return {
     historySize: o.historySize ?? DEFAULTS.historySize,
     historyMaxAge: o.historyMaxAge,
     replayLast: o.replayLast ?? DEFAULTS.replayLast,
     scheduler: o.scheduler ?? asyncScheduler,
+    backplane: o.backplane ?? undefined,
   };
 }

@@ -1,11 +1,11 @@
 import { BehaviorSubject, type Observable, Subscription } from "rxjs";
+import type { Backplane, SendResult } from "../backplane/Backplane.js";
 import { describeError, describeValue, escapeForLog } from "../describe.js";
-import { encodeEvent } from "../encode.js";
+import { assertFieldValue } from "../encode.js";
 import { EventFlareError } from "../errors.js";
-import { History } from "../history/History.js";
-import { formatEventId, processIds } from "../ids.js";
 import { messageToData } from "../message.js";
 import {
+  type BackplaneOption,
   type BroadcastStreamOptions,
   DEFAULTS,
   type ResolvedBroadcastStreamOptions,
@@ -13,9 +13,11 @@ import {
 } from "../options.js";
 import { emitSafely } from "../reportError.js";
 import { SESSION_PROTOCOL, sessionProtocolOf } from "../session/brand.js";
-import { sessionHistories } from "../session/historyStore.js";
 import type { EventMap, Session } from "../session/Session.js";
+import { BackplaneDelivery } from "./BackplaneDelivery.js";
+import type { ChannelDelivery } from "./ChannelDelivery.js";
 import { RecentDepartures } from "./departures.js";
+import { LocalDelivery } from "./LocalDelivery.js";
 import type { ChannelEmitterEvents, ChannelEvent, ChannelLifecycleEvent, DeregisterReason } from "./lifecycle.js";
 import { Membership } from "./Membership.js";
 import { ObservableEmitter } from "./ObservableEmitter.js";
@@ -25,10 +27,13 @@ import { type SessionSelector, selectMembers } from "./selectMembers.js";
  * The sessions a channel of `TEvents` accepts. An untyped channel (the default map) takes a session of any event
  * map, as the seed API did; a typed channel takes sessions of its own map, so what it broadcasts always fits.
  */
-export type RegistrableSession<TEvents extends EventMap> = EventMap extends TEvents
+export type RegistrableSession<
+  TEvents extends EventMap,
+  TBackplane extends Backplane | undefined = undefined,
+> = EventMap extends TEvents
   ? // biome-ignore lint/suspicious/noExplicitAny: an untyped channel accepts every typed session.
-    Session<any>
-  : Session<TEvents>;
+    Session<any, TBackplane>
+  : Session<TEvents, TBackplane>;
 
 /**
  * A broadcast channel: sessions register, and every broadcast reaches all of them (or the chosen ones).
@@ -50,16 +55,19 @@ export type RegistrableSession<TEvents extends EventMap> = EventMap extends TEve
  * prices.subscribe((event) => audit.log(event.id, event.data));
  * ```
  */
-export class BroadcastStream<TEvents extends EventMap = EventMap> extends ObservableEmitter<
-  ChannelEvent,
-  ChannelEmitterEvents
-> {
+// No `implements ChannelHost`: its members are internal and stripped from the published declarations, where the
+// clause would fail a consumer's library check. The channel is checked structurally where it hands itself over.
+export class BroadcastStream<
+  TEvents extends EventMap = EventMap,
+  TBackplane extends Backplane | undefined = undefined,
+> extends ObservableEmitter<ChannelEvent, ChannelEmitterEvents> {
   /** The channel id given to the constructor. */
   readonly channelId: string;
   private readonly options: ResolvedBroadcastStreamOptions;
-  private readonly history: History;
+  /** Where the channel's events are numbered, kept and delivered: in this process, or on a backplane. */
+  private readonly delivery: ChannelDelivery<TEvents>;
   /** The members by session id, in registration order; a broadcast hands one frame object to each. */
-  private readonly members = new Map<string, Membership<TEvents>>();
+  private readonly memberships = new Map<string, Membership<TEvents>>();
   /** The member count as an observable, created on first use. */
   private connections: BehaviorSubject<number> | undefined;
   /** Sources given to `broadcastFrom`, ended by `close()`; each is released when it completes or fails. */
@@ -73,7 +81,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
    * @param options See {@link BroadcastStreamOptions}; every option has a default.
    * @throws EventFlareError `INVALID_ARGUMENT` for a channel id that is not a non-empty string, `INVALID_OPTION` for a bad option.
    */
-  constructor(channelId: string, options?: BroadcastStreamOptions) {
+  constructor(channelId: string, options?: BroadcastStreamOptions & BackplaneOption<TBackplane>) {
     super();
     if (typeof channelId !== "string" || channelId.length === 0) {
       throw new EventFlareError("INVALID_ARGUMENT", "BroadcastStream needs a channel id: a non-empty string.", {
@@ -82,10 +90,12 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
     }
     this.channelId = channelId;
     this.options = resolveBroadcastStreamOptions(options);
-    const scheduler = this.options.scheduler;
-    const now = () => scheduler.now();
-    this.history = new History(this.options.historySize, { maxAge: this.options.historyMaxAge, now });
-    this.departures = new RecentDepartures(DEFAULTS.historyTtl, DEPARTURES_KEPT, now);
+    const { scheduler, backplane } = this.options;
+    this.departures = new RecentDepartures(DEFAULTS.historyTtl, DEPARTURES_KEPT, () => scheduler.now());
+    this.delivery =
+      backplane === undefined
+        ? new LocalDelivery(this, this.options)
+        : new BackplaneDelivery(this, this.options, backplane);
   }
 
   /**
@@ -114,13 +124,22 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
     }
     const member = session as Session<TEvents>;
     const sessionId = member.getSessionId();
+    if (member.backplaneOf !== this.options.backplane) {
+      throw new EventFlareError(
+        "INVALID_ARGUMENT",
+        this.options.backplane === undefined
+          ? `Session ${escapeForLog(sessionId)} lives on a backplane; register it in a channel on the same backplane.`
+          : `Channel "${escapeForLog(this.channelId)}" lives on a backplane; register sessions created with the same backplane option.`,
+        { field: "session" },
+      );
+    }
     if (member.getConnectionState() !== "CONNECTED") {
       throw new EventFlareError(
         "SESSION_CLOSED",
         `Session ${escapeForLog(sessionId)} is closed and cannot join channel "${escapeForLog(this.channelId)}". Register sessions as they connect.`,
       );
     }
-    const current = this.members.get(sessionId);
+    const current = this.memberships.get(sessionId);
     if (current?.session === member) {
       throw new EventFlareError(
         "ALREADY_REGISTERED",
@@ -128,10 +147,10 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
       );
     }
     // Replay and joining happen in one synchronous step: no broadcast can fall between them.
-    this.replayTo(member);
+    this.delivery.replayTo(member);
     const membership = new Membership(this, member);
     // The new member takes the slot before the old one leaves, so a replacement never shows as a change in count.
-    this.members.set(sessionId, membership);
+    this.memberships.set(sessionId, membership);
     this.departures.delete(sessionId);
     member.hold(membership);
     if (current !== undefined) {
@@ -148,7 +167,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
    * @returns true when it was a member, false otherwise (an unknown id is a no-op).
    */
   deregister(sessionId: string): boolean {
-    const member = this.members.get(sessionId);
+    const member = this.memberships.get(sessionId);
     if (member === undefined) return false;
     this.leave(member, "deregister");
     return true;
@@ -156,7 +175,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
 
   /** The number of sessions registered in the channel. */
   getActiveConnections(): number {
-    return this.members.size;
+    return this.memberships.size;
   }
 
   /**
@@ -165,7 +184,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
    */
   get activeConnections$(): Observable<number> {
     if (this.connections === undefined) {
-      this.connections = new BehaviorSubject(this.members.size);
+      this.connections = new BehaviorSubject(this.memberships.size);
       if (this.closed) this.connections.complete();
     }
     return this.connections.asObservable();
@@ -173,7 +192,7 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
 
   /** True when a session with this id is registered. */
   has(sessionId: string): boolean {
-    return this.members.has(sessionId);
+    return this.memberships.has(sessionId);
   }
 
   /**
@@ -184,16 +203,11 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
    * @returns The event id, the same for every receiver.
    * @throws EventFlareError `INVALID_FIELD`, `INVALID_MESSAGE` or `CHANNEL_CLOSED`; nothing is sent when it throws.
    */
-  broadcastAll<K extends keyof TEvents & string>(msg: TEvents[K], eventName?: K): string {
+  broadcastAll<K extends keyof TEvents & string>(msg: TEvents[K], eventName?: K): SendResult<TBackplane> {
     this.assertOpen();
     const data = messageToData(msg);
-    const id = processIds.next();
-    const idText = formatEventId(id);
-    const entry = this.history.append(id, Buffer.from(encodeEvent({ data, event: eventName, id: idText })));
-    let recipients = 0;
-    for (const member of this.members.values()) if (member.session.deliver(entry)) recipients += 1;
-    this.announce({ channelId: this.channelId, id: idText, event: eventName, data, targets: undefined }, recipients);
-    return idText;
+    if (eventName !== undefined) assertFieldValue("event", eventName);
+    return this.delivery.broadcast(data, eventName) as SendResult<TBackplane>;
   }
 
   /**
@@ -215,20 +229,13 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
     msg: TEvents[K],
     sessions: SessionSelector<TEvents>,
     eventName?: K,
-  ): string {
+  ): SendResult<TBackplane> {
     this.assertOpen();
-    const { members: targets, departed } = selectMembers(sessions, this.members, this.departures, this.channelId);
+    const anywhere = this.options.backplane !== undefined;
+    const { members, elsewhere } = selectMembers(sessions, this.memberships, this.departures, this.channelId, anywhere);
     const data = messageToData(msg);
-    const id = processIds.next();
-    const idText = formatEventId(id);
-    const frame = { id, frame: Buffer.from(encodeEvent({ data, event: eventName, id: idText })) };
-    let recipients = 0;
-    for (const member of targets) if (member.session.deliverAndRecord(frame)) recipients += 1;
-    // A member that just left with an explicit sessionId finds the event in its history when it reconnects.
-    for (const sessionId of departed) sessionHistories.peek(sessionId)?.append(id, frame.frame);
-    const targetIds = targets.map((member) => member.session.getSessionId());
-    this.announce({ channelId: this.channelId, id: idText, event: eventName, data, targets: targetIds }, recipients);
-    return idText;
+    if (eventName !== undefined) assertFieldValue("event", eventName);
+    return this.delivery.broadcastTo(members, elsewhere, data, eventName) as SendResult<TBackplane>;
   }
 
   /**
@@ -247,11 +254,16 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
     subscription.add(
       source$.subscribe({
         next: (value) => {
-          try {
-            this.broadcastAll(value, eventName);
-          } catch (error) {
+          const fail = (error: unknown) => {
+            if (subscription.closed) return;
             this.failSource(error);
             subscription.unsubscribe();
+          };
+          try {
+            const sent: string | Promise<string> = this.broadcastAll(value, eventName);
+            if (typeof sent !== "string") sent.catch(fail);
+          } catch (error) {
+            fail(error);
           }
         },
         error: (error: unknown) => {
@@ -273,21 +285,24 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
     if (this.closed) return;
     this.closed = true;
     this.sources.unsubscribe();
-    for (const member of [...this.members.values()]) this.leave(member, "channel-closed");
+    for (const member of [...this.memberships.values()]) this.leave(member, "channel-closed");
     this.countChanged();
+    this.delivery.close();
     this.endEvents();
     this.connections?.complete();
   }
 
-  private replayTo(session: Session<TEvents>): void {
-    const since = session.replayPoint;
-    if (since === undefined) {
-      if (this.options.replayLast > 0) session.deliverReplay(this.history.last(this.options.replayLast));
-      return;
-    }
-    const result = this.history.after(since);
-    if (result.ok) session.deliverReplay(result.entries);
-    else session.signalGap(`channel:${this.channelId}`, result.reason);
+  /**
+   * The sessions registered in the channel on every node: on a backplane, the sum of every live node's count (a node
+   * that stops reporting drops out within seconds); in one process, {@link getActiveConnections}.
+   */
+  countAll(): Promise<number> {
+    return this.delivery.countAll();
+  }
+
+  /** @internal The members on this node, in registration order (for the delivery). */
+  members(): IterableIterator<Membership<TEvents>> {
+    return this.memberships.values();
   }
 
   private leave(member: Membership<TEvents>, reason: DeregisterReason): void {
@@ -298,8 +313,8 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
   /** @internal The membership's teardown: the single place a member is removed, whichever way it leaves. */
   memberLeft(member: Membership<TEvents>): void {
     const sessionId = member.session.getSessionId();
-    if (this.members.get(sessionId) === member) {
-      this.members.delete(sessionId);
+    if (this.memberships.get(sessionId) === member) {
+      this.memberships.delete(sessionId);
       this.departures.add(sessionId);
       if (member.leaving !== "channel-closed") this.countChanged();
     }
@@ -313,13 +328,15 @@ export class BroadcastStream<TEvents extends EventMap = EventMap> extends Observ
 
   /** `activeConnections$` emits the member count when it differs from the last one it emitted. */
   private countChanged(): void {
+    this.delivery.membersChanged(this.memberships.size);
     const connections = this.connections;
-    if (connections !== undefined && !connections.closed && connections.value !== this.members.size) {
-      connections.next(this.members.size);
+    if (connections !== undefined && !connections.closed && connections.value !== this.memberships.size) {
+      connections.next(this.memberships.size);
     }
   }
 
-  private announce(event: ChannelEvent, recipients: number): void {
+  /** @internal Publishes one broadcast on the channel's observable and as `broadcast-success`. */
+  announce(event: ChannelEvent, recipients: number): void {
     this.publish(event);
     this.dispatch({ type: "broadcast-success", ...event, recipients });
   }

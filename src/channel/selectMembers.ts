@@ -10,19 +10,21 @@ export type SessionSelector<TEvents extends EventMap = EventMap> =
   | ((session: Session<TEvents>) => boolean);
 
 /**
- * The members a `broadcastSome` selector chooses, and the ids it names of members that left lately.
+ * The members a `broadcastSome` selector chooses, and the ids it names that are not members here.
  *
- * The rules: a predicate runs over the members (one that throws gives `PREDICATE_FAILED`); a list names sessions or
- * session ids. A closed session in a list is skipped (it may close at any moment); an id of a member that left
- * lately is returned in `departed`; an open session or an id that never was a member gives `NOT_REGISTERED`.
- * Nothing is sent when it throws.
+ * The rules: a predicate runs over the members on this node (one that throws gives `PREDICATE_FAILED`); a list
+ * names sessions or session ids. A closed session in a list is skipped (it may close at any moment). An id that is not
+ * a member here is returned in `elsewhere` when it was a member that left lately, or, on a backplane (`anywhere`),
+ * always: it may be a member on another node, and it is sent wherever it is. Otherwise an open session or an id that
+ * never was a member gives `NOT_REGISTERED`. Nothing is sent when it throws.
  */
 export function selectMembers<TEvents extends EventMap>(
   sessions: SessionSelector<TEvents>,
   members: ReadonlyMap<string, Membership<TEvents>>,
   departures: RecentDepartures,
   channelId: string,
-): { members: Membership<TEvents>[]; departed: string[] } {
+  anywhere: boolean,
+): { members: Membership<TEvents>[]; elsewhere: string[] } {
   if (typeof sessions === "function") {
     const chosen: Membership<TEvents>[] = [];
     for (const member of members.values()) {
@@ -38,7 +40,7 @@ export function selectMembers<TEvents extends EventMap>(
       }
       if (pick) chosen.push(member);
     }
-    return { members: chosen, departed: [] };
+    return { members: chosen, elsewhere: [] };
   }
   if (sessions === null || typeof (sessions as Iterable<unknown>)[Symbol.iterator] !== "function") {
     throw new EventFlareError(
@@ -48,7 +50,7 @@ export function selectMembers<TEvents extends EventMap>(
     );
   }
   const chosen = new Set<Membership<TEvents>>();
-  const departed = new Set<string>();
+  const elsewhere = new Set<string>();
   for (const item of sessions) {
     const session = typeof item === "string" ? undefined : item;
     const sessionId = typeof item === "string" ? item : item?.getSessionId?.();
@@ -62,8 +64,8 @@ export function selectMembers<TEvents extends EventMap>(
       chosen.add(member);
     } else if (session !== undefined && session.getConnectionState() !== "CONNECTED") {
       // A closed session in a list is skipped: it may close at any moment.
-    } else if (member === undefined && departures.has(sessionId)) {
-      departed.add(sessionId);
+    } else if (member === undefined && (anywhere || departures.has(sessionId))) {
+      elsewhere.add(sessionId);
     } else {
       throw new EventFlareError(
         "NOT_REGISTERED",
@@ -71,5 +73,5 @@ export function selectMembers<TEvents extends EventMap>(
       );
     }
   }
-  return { members: [...chosen], departed: [...departed] };
+  return { members: [...chosen], elsewhere: [...elsewhere] };
 }

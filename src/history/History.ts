@@ -14,8 +14,13 @@ export type HistoryGapReason =
   | "malformed"
   /** The id is newer than anything this process issued: it comes from another server or a future clock. */
   | "unknown"
-  /** Events after the id were dropped by the size or age limit, or issued before this process started. */
-  | "too-old";
+  /** Events after the id were dropped by the size or age limit, or issued before this history existed. */
+  | "too-old"
+  /**
+   * The backplane lost events this client may not have received (Redis restarted without persistence, a key was
+   * evicted or deleted). Sent live, to connected clients, as soon as the loss is seen.
+   */
+  | "lost";
 
 /** The result of asking a history for the events after a Last-Event-ID. */
 export type ReplayResult =
@@ -35,6 +40,8 @@ export interface HistoryOptions {
   readonly now?: () => number;
   /** The id clock its entries come from. Defaults to the process-wide one. */
   readonly ids?: IdClock;
+  /** Every event after this id is in the history (or was dropped by its bounds). Defaults to `ids.last` now. */
+  readonly floor?: EventId;
 }
 
 /**
@@ -65,7 +72,7 @@ export class History {
     this.maxAge = options.maxAge;
     this.now = options.now ?? Date.now;
     this.ids = options.ids ?? processIds;
-    this.floor = this.ids.last;
+    this.floor = options.floor ?? this.ids.last;
     // Starts small and doubles: an idle session's history costs a few slots, not historySize.
     this.ring = new Array<HistoryEntry | undefined>(Math.min(size, 4));
   }

@@ -15,6 +15,11 @@ import type { OutboundFrame } from "./outboundFrame.js";
  * replay and from the live path) are written once.
  */
 export class ReplayBacklog {
+  /**
+   * Replays still being fetched (from a backplane). While any is, nothing is taken: a live frame written before the
+   * replay it follows would leave the client on the wrong Last-Event-ID.
+   */
+  pending = 0;
   private replay: OutboundFrame[] = [];
   private replayHead = 0;
   private readonly live: OutboundFrame[] = [];
@@ -66,6 +71,7 @@ export class ReplayBacklog {
    */
   take(budget: number, onLive: (bytes: number) => void): OutboundFrame[] {
     const out: OutboundFrame[] = [];
+    if (this.pending > 0) return out;
     let bytes = 0;
     while (bytes < budget && !this.empty) {
       const live = this.live[this.liveHead];

@@ -1,7 +1,8 @@
 import { type Observable, Subject, Subscription } from "rxjs";
+import type { Backplane, SendResult } from "../backplane/Backplane.js";
 import { describeError, escapeForLog } from "../describe.js";
 import { readLastEventId } from "../lastEventId.js";
-import { resolveSessionOptions, type SessionOptions } from "../options.js";
+import { type BackplaneOption, resolveSessionOptions, type SessionOptions } from "../options.js";
 import { NodeHttpConnection, type NodeRequest, type NodeResponse } from "../transport/nodeHttp.js";
 import { ConnectionState, type SessionClosedEvent, type SessionLifecycleEvent } from "./lifecycle.js";
 import { SessionCore } from "./SessionCore.js";
@@ -32,7 +33,10 @@ export type OutgoingEvent<TEvents extends EventMap = EventMap> = {
  * });
  * ```
  */
-export class Session<TEvents extends EventMap = EventMap> extends SessionCore {
+export class Session<
+  TEvents extends EventMap = EventMap,
+  TBackplane extends Backplane | undefined = undefined,
+> extends SessionCore {
   private inboundSubject: Subject<OutgoingEvent<TEvents>> | undefined;
 
   /**
@@ -44,7 +48,7 @@ export class Session<TEvents extends EventMap = EventMap> extends SessionCore {
    * @param options See {@link SessionOptions}; every option has a default.
    * @throws EventFlareError `INVALID_OPTION` for a bad option, `INVALID_ARGUMENT` when `req`/`res` are not a request and response.
    */
-  constructor(req: NodeRequest, res: NodeResponse, options?: SessionOptions) {
+  constructor(req: NodeRequest, res: NodeResponse, options?: SessionOptions & BackplaneOption<TBackplane>) {
     super(new NodeHttpConnection(req, res), readLastEventId(req), resolveSessionOptions(options));
   }
 
@@ -57,8 +61,8 @@ export class Session<TEvents extends EventMap = EventMap> extends SessionCore {
    * @throws EventFlareError `SESSION_CLOSED` after the session closed, `INVALID_FIELD` for an event name with
    * CR, LF or NUL, `INVALID_MESSAGE` for a value that has no JSON form. Nothing is written when it throws.
    */
-  override sendMessage<K extends keyof TEvents & string>(msg: TEvents[K], eventName?: K): string {
-    return super.sendMessage(msg, eventName);
+  override sendMessage<K extends keyof TEvents & string>(msg: TEvents[K], eventName?: K): SendResult<TBackplane> {
+    return super.sendMessage(msg, eventName) as SendResult<TBackplane>;
   }
 
   /**

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Unsubscribable } from "rxjs";
+import type { Backplane } from "../backplane/Backplane.js";
 import { escapeForLog } from "../describe.js";
-import { encodeEvent, encodeRetry } from "../encode.js";
+import { assertFieldValue, encodeEvent, encodeRetry } from "../encode.js";
 import { EventFlareError } from "../errors.js";
 import { sseHeaders } from "../headers.js";
 import { joinHeartbeat, leaveHeartbeat } from "../heartbeat.js";
@@ -12,6 +13,7 @@ import { messageToData } from "../message.js";
 import type { ResolvedSessionOptions } from "../options.js";
 import { emitSafely } from "../reportError.js";
 import type { Connection, ConnectionEnd } from "../transport/Connection.js";
+import { BackplaneSession } from "./BackplaneSession.js";
 import { SESSION_BRAND, SESSION_PROTOCOL } from "./brand.js";
 import { flushQueues } from "./flushQueue.js";
 import { sessionHistories } from "./historyStore.js";
@@ -24,6 +26,7 @@ import {
   type SessionLifecycleEvent,
 } from "./lifecycle.js";
 import type { OutboundFrame } from "./outboundFrame.js";
+import type { ReplayTicket } from "./replayTicket.js";
 import { SessionSignals } from "./SessionSignals.js";
 import { SessionWriter } from "./SessionWriter.js";
 
@@ -77,6 +80,8 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   protected closedEvent: SessionClosedEvent | undefined;
   /** Where lifecycle events are published once anything needs more than the emitter; created on first use. */
   private signalsOnDemand: SessionSignals | undefined;
+  /** The session's history and direct events on a backplane; undefined for a session that lives in this process. */
+  private readonly remote: BackplaneSession | undefined;
 
   /**
    * Opens the stream on `connection`. A session never closes inside its constructor: when the client has already
@@ -94,7 +99,12 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     this.explicitId = options.sessionId !== undefined;
     this.sessionId = options.sessionId ?? flatUUID();
     this.lastEventId = lastEventId;
-    if (this.explicitId) this.history = sessionHistories.acquire(this.sessionId, options.historySize);
+    const { backplane } = options;
+    if (backplane !== undefined) {
+      this.remote = new BackplaneSession(this, backplane, this.sessionId, this.explicitId, options);
+    } else if (this.explicitId) {
+      this.history = sessionHistories.acquire(this.sessionId, options.historySize);
+    }
     const { flushInterval, scheduler } = options;
     this.writer = new SessionWriter(connection, flushQueues.acquire(flushInterval, scheduler), options, this);
     const streaming = connection.open(sseHeaders(connection.isHttp2), encodeRetry(options.retryInterval));
@@ -114,7 +124,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
    * @throws EventFlareError `SESSION_CLOSED` after the session closed, `INVALID_FIELD` for an event name with
    * CR, LF or NUL, `INVALID_MESSAGE` for a value that has no JSON form. Nothing is written when it throws.
    */
-  sendMessage(msg: unknown, eventName?: string): string {
+  sendMessage(msg: unknown, eventName?: string): string | Promise<string> {
     if (this.state !== ConnectionState.CONNECTED) {
       throw new EventFlareError(
         "SESSION_CLOSED",
@@ -122,6 +132,14 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
       );
     }
     const data = messageToData(msg);
+    if (eventName !== undefined) assertFieldValue("event", eventName);
+    if (this.remote !== undefined) {
+      // On a backplane the id comes back with the write; the event reaches this client when the node reads it back.
+      return this.remote.send(data, eventName).then((id) => {
+        this.dispatch({ type: "message-sent", sessionId: this.sessionId, id, event: eventName, data });
+        return id;
+      });
+    }
     const id = processIds.next();
     const idText = formatEventId(id);
     const frame = Buffer.from(encodeEvent({ data, event: eventName, id: idText }));
@@ -187,12 +205,48 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
 
   /** @internal Tells the client and the application that `source` cannot replay everything after its Last-Event-ID. */
   signalGap(source: string, reason: HistoryGapReason): void {
-    if (this.state !== ConnectionState.CONNECTED || this.lastEventId === undefined) return;
+    if (this.lastEventId !== undefined) this.writeGap(source, reason, this.lastEventId);
+  }
+
+  /**
+   * @internal The backplane lost events of `source` that this client may not have received: it is told to resync at
+   * once, whether or not it came with a Last-Event-ID.
+   */
+  signalLoss(source: string): void {
+    const written = this.writer.lastWrittenId;
+    this.writeGap(source, "lost", written === undefined ? (this.lastEventId ?? "") : formatEventId(written));
+  }
+
+  /** @internal Announces a replay still being fetched; live events are held until it is settled. */
+  replayLater(): ReplayTicket {
+    this.writer.awaitReplay();
+    let settled = this.state !== ConnectionState.CONNECTED;
+    return {
+      deliver: (frames) => {
+        if (settled) return;
+        settled = true;
+        if (this.state === ConnectionState.CONNECTED) this.writer.writeReplay(frames, true);
+      },
+      gap: (source, reason) => {
+        if (settled) return;
+        settled = true;
+        this.signalGap(source, reason);
+        if (this.state === ConnectionState.CONNECTED) this.writer.writeReplay([], true);
+      },
+    };
+  }
+
+  /** @internal The backplane this session lives on, if any: it can only join channels on the same one. */
+  get backplaneOf(): Backplane | undefined {
+    return this.options.backplane;
+  }
+
+  private writeGap(source: string, reason: HistoryGapReason, lastEventId: string): void {
+    if (this.state !== ConnectionState.CONNECTED) return;
     const data = JSON.stringify({ source, reason });
     this.writer.write({ id: undefined, frame: Buffer.from(encodeEvent({ event: HISTORY_GAP_EVENT, data })) });
-    const { sessionId, lastEventId } = this;
     // Deferred: a gap found in the constructor or in `register` must reach listeners attached right after.
-    this.signals().defer({ type: "history-gap", sessionId, source, reason, lastEventId });
+    this.signals().defer({ type: "history-gap", sessionId: this.sessionId, source, reason, lastEventId });
   }
 
   /**
@@ -251,6 +305,10 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   }
 
   private replayOwnHistory(): void {
+    if (this.remote !== undefined) {
+      this.remote.open(this.lastEventId, this.options.replayLast);
+      return;
+    }
     // A random id has no past; only an id the application chose can have history to resume (or to have lost).
     if (this.history === undefined) return;
     if (this.lastEventId === undefined) {
@@ -274,7 +332,8 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     flushQueues.release(this.options.flushInterval, this.options.scheduler);
     if (graceful) this.connection.end(this.options.drainTimeout, this.options.scheduler);
     else if (reason !== "client-disconnect") this.connection.destroy();
-    if (this.explicitId) sessionHistories.release(this.sessionId, this.options.historyTtl, this.options.scheduler);
+    if (this.remote !== undefined) this.remote.close();
+    else if (this.explicitId) sessionHistories.release(this.sessionId, this.options.historyTtl, this.options.scheduler);
     const event: SessionClosedEvent =
       error === undefined
         ? { type: "session-closed", sessionId: this.sessionId, reason }

@@ -80,19 +80,36 @@ export class SessionWriter implements Flushable, Beating {
   /**
    * Queues replayed history (in id order), to be merged with everything queued by id and written at the pace the
    * socket drains. Entries at or below the newest id already written are dropped: the client has moved past them.
+   *
+   * @param awaited True when this is the replay announced by {@link awaitReplay}; it releases the live frames held.
    */
-  writeReplay(entries: readonly OutboundFrame[]): void {
-    if (this.closed || entries.length === 0) return;
-    if (this.backlog === undefined) {
-      this.backlog = new ReplayBacklog();
-      // Live frames of this window may be newer than the replay: they join the merge.
-      if (this.first !== undefined) this.backlog.addLive(this.first);
-      for (const frame of this.rest ?? []) this.backlog.addLive(frame);
-      this.first = undefined;
-      this.rest = undefined;
-    }
-    this.backlog.addReplay(entries, this.lastId);
+  writeReplay(entries: readonly OutboundFrame[], awaited = false): void {
+    if (this.closed || (entries.length === 0 && !awaited)) return;
+    const backlog = this.enterBacklog();
+    if (entries.length > 0) backlog.addReplay(entries, this.lastId);
+    if (awaited) backlog.pending -= 1;
     this.schedule();
+  }
+
+  /**
+   * Announces a replay that is still being fetched: live frames are held (counted against the bounds) until the
+   * matching `writeReplay(entries, true)`, so they cannot overtake it.
+   */
+  awaitReplay(): void {
+    if (this.closed) return;
+    this.enterBacklog().pending += 1;
+  }
+
+  private enterBacklog(): ReplayBacklog {
+    if (this.backlog !== undefined) return this.backlog;
+    const backlog = new ReplayBacklog();
+    // Live frames of this window may be newer than the replay: they join the merge.
+    if (this.first !== undefined) backlog.addLive(this.first);
+    for (const frame of this.rest ?? []) backlog.addLive(frame);
+    this.first = undefined;
+    this.rest = undefined;
+    this.backlog = backlog;
+    return backlog;
   }
 
   flush(): void {
@@ -109,7 +126,11 @@ export class SessionWriter implements Flushable, Beating {
     if (this.closed) return;
     if (flushFirst) {
       this.flushWindow();
-      while (this.backlog !== undefined) this.flushBacklog(Number.POSITIVE_INFINITY);
+      if (this.backlog !== undefined) {
+        // A replay still being fetched will not come: what is here goes out now.
+        this.backlog.pending = 0;
+        this.flushBacklog(Number.POSITIVE_INFINITY);
+      }
     }
     this.closed = true;
     this.first = undefined;
@@ -151,6 +172,8 @@ export class SessionWriter implements Flushable, Beating {
 
   private flushBacklog(budget: number): void {
     const backlog = this.backlog as ReplayBacklog;
+    // Held for a replay being fetched: its arrival schedules the next flush.
+    if (backlog.pending > 0) return;
     const frames = backlog.take(budget, (bytes) => {
       this.liveBytes -= bytes;
     });

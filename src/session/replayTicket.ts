@@ -1,0 +1,13 @@
+import type { HistoryGapReason } from "../history/History.js";
+import type { OutboundFrame } from "./outboundFrame.js";
+
+/**
+ * A replay a session waits for (from a backplane): until it is settled, the session's live events are held, so they
+ * cannot overtake it. Settled once, by the replayed frames or by a gap; later calls do nothing.
+ */
+export interface ReplayTicket {
+  /** The replayed frames arrived (in id order): they go out merged with the held live frames. */
+  deliver(frames: readonly OutboundFrame[]): void;
+  /** The replay cannot be had: the client is told to resync, and the held live frames go out. */
+  gap(source: string, reason: HistoryGapReason): void;
+}
