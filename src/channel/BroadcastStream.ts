@@ -112,7 +112,7 @@ export class BroadcastStream<
    * @throws EventFlareError `SESSION_CLOSED` for a closed session, `ALREADY_REGISTERED` when this session is already
    * a member, `INVALID_ARGUMENT` for something that is not a Session, `CHANNEL_CLOSED` after `close()`.
    */
-  register(session: RegistrableSession<TEvents>): Subscription {
+  register(session: RegistrableSession<TEvents, TBackplane>): Subscription {
     this.assertOpen();
     const protocol = sessionProtocolOf(session);
     if (protocol !== SESSION_PROTOCOL) {
