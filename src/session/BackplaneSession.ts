@@ -2,6 +2,7 @@ import type { Backplane, BackplaneEvent, BackplaneFeed, SessionLink } from "../b
 import { backplaneFrame } from "../backplane/frames.js";
 import { formatEventId } from "../ids.js";
 import type { ResolvedSessionOptions } from "../options.js";
+import type { OwnHistory } from "./OwnHistory.js";
 import type { OutboundFrame } from "./outboundFrame.js";
 import type { ReplayTicket } from "./replayTicket.js";
 
@@ -17,7 +18,7 @@ export interface BackplaneSessionHost {
  * node) appends to the session's history there, and every node that holds a session with the id delivers it when it
  * reads it back. A reconnect on any node replays from that history, merged with the channels' replays by id.
  */
-export class BackplaneSession implements BackplaneFeed {
+export class BackplaneSession implements BackplaneFeed, OwnHistory {
   private readonly link: SessionLink;
 
   constructor(
@@ -52,6 +53,9 @@ export class BackplaneSession implements BackplaneFeed {
   send(data: string, event: string | undefined): Promise<string> {
     return this.link.send(data, event).then(formatEventId);
   }
+
+  /** Targeted broadcasts on a backplane are kept by the backplane itself. */
+  record(): void {}
 
   close(): void {
     this.link.close();

@@ -7,8 +7,8 @@ import { assertFieldValue, encodeEvent, encodeRetry } from "../encode.js";
 import { EventFlareError } from "../errors.js";
 import { sseHeaders } from "../headers.js";
 import { joinHeartbeat, leaveHeartbeat } from "../heartbeat.js";
-import { History, type HistoryGapReason } from "../history/History.js";
-import { compareEventIds, type EventId, formatEventId, parseEventId, processIds } from "../ids.js";
+import type { HistoryGapReason } from "../history/History.js";
+import { compareEventIds, type EventId, formatEventId, parseEventId } from "../ids.js";
 import { messageToData } from "../message.js";
 import type { ResolvedSessionOptions } from "../options.js";
 import { emitSafely } from "../reportError.js";
@@ -16,7 +16,7 @@ import type { Connection, ConnectionEnd } from "../transport/Connection.js";
 import { BackplaneSession } from "./BackplaneSession.js";
 import { SESSION_BRAND, SESSION_PROTOCOL } from "./brand.js";
 import { flushQueues } from "./flushQueue.js";
-import { sessionHistories } from "./historyStore.js";
+import { LocalSessionHistory } from "./LocalSessionHistory.js";
 import {
   type CloseReason,
   ConnectionState,
@@ -25,6 +25,7 @@ import {
   type SessionClosedEvent,
   type SessionLifecycleEvent,
 } from "./lifecycle.js";
+import type { OwnHistory } from "./OwnHistory.js";
 import type { OutboundFrame } from "./outboundFrame.js";
 import type { ReplayTicket } from "./replayTicket.js";
 import { SessionSignals } from "./SessionSignals.js";
@@ -63,13 +64,6 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   /** @internal */
   protected readonly writer: SessionWriter;
   /**
-   * The session's history: from the store for an explicit `sessionId` (it can outlive the session), else created
-   * on first use and dropped with the session (no client can come back with a random id).
-   */
-  private history: History | undefined;
-  /** True when the application chose the id: only then can a later connection resume this history. */
-  private readonly explicitId: boolean;
-  /**
    * Piped sources and channel memberships, unsubscribed on close. A plain array made on first use (one membership
    * costs one slot); each entry removes itself through {@link release} when it ends first.
    */
@@ -80,8 +74,8 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   protected closedEvent: SessionClosedEvent | undefined;
   /** Where lifecycle events are published once anything needs more than the emitter; created on first use. */
   private signalsOnDemand: SessionSignals | undefined;
-  /** The session's history and direct events on a backplane; undefined for a session that lives in this process. */
-  private readonly remote: BackplaneSession | undefined;
+  /** The session's own history: in this process, or on a backplane. */
+  private readonly own: OwnHistory;
 
   /**
    * Opens the stream on `connection`. A session never closes inside its constructor: when the client has already
@@ -96,22 +90,22 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     super();
     this.options = options;
     this.connection = connection;
-    this.explicitId = options.sessionId !== undefined;
+    // Only an id the application chose can be resumed by a later connection.
+    const explicit = options.sessionId !== undefined;
     this.sessionId = options.sessionId ?? flatUUID();
     this.lastEventId = lastEventId;
     const { backplane } = options;
-    if (backplane !== undefined) {
-      this.remote = new BackplaneSession(this, backplane, this.sessionId, this.explicitId, options);
-    } else if (this.explicitId) {
-      this.history = sessionHistories.acquire(this.sessionId, options.historySize);
-    }
+    this.own =
+      backplane === undefined
+        ? new LocalSessionHistory(this, this.sessionId, explicit, options)
+        : new BackplaneSession(this, backplane, this.sessionId, explicit, options);
     const { flushInterval, scheduler } = options;
     this.writer = new SessionWriter(connection, flushQueues.acquire(flushInterval, scheduler), options, this);
     const streaming = connection.open(sseHeaders(connection.isHttp2), encodeRetry(options.retryInterval));
     // A client already gone (or a write that failed in `open`) is reported by the connection on the next tick.
     if (streaming) connection.attach(this);
     else process.nextTick(finishLater, this, "server-close");
-    this.replayOwnHistory();
+    this.own.open(lastEventId, options.replayLast);
     joinHeartbeat(this.writer, options.heartbeatInterval, scheduler);
   }
 
@@ -133,19 +127,13 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     }
     const data = messageToData(msg);
     if (eventName !== undefined) assertFieldValue("event", eventName);
-    if (this.remote !== undefined) {
-      // On a backplane the id comes back with the write; the event reaches this client when the node reads it back.
-      return this.remote.send(data, eventName).then((id) => {
-        this.dispatch({ type: "message-sent", sessionId: this.sessionId, id, event: eventName, data });
-        return id;
-      });
-    }
-    const id = processIds.next();
-    const idText = formatEventId(id);
-    const frame = Buffer.from(encodeEvent({ data, event: eventName, id: idText }));
-    this.writer.write(this.ownHistory().append(id, frame));
-    this.dispatch({ type: "message-sent", sessionId: this.sessionId, id: idText, event: eventName, data });
-    return idText;
+    const sent = this.own.send(data, eventName);
+    const announce = (id: string) => {
+      this.dispatch({ type: "message-sent", sessionId: this.sessionId, id, event: eventName, data });
+      return id;
+    };
+    // On a backplane the id comes back with the write; the event reaches this client when the node reads it back.
+    return typeof sent === "string" ? announce(sent) : sent.then(announce);
   }
 
   /** `"CONNECTED"` until the session closes, then `"DISCONNECTED"`. */
@@ -193,7 +181,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   /** @internal Queues a frame for this session only and keeps it in the session history (targeted broadcasts). */
   deliverAndRecord(frame: OutboundFrame & { id: NonNullable<OutboundFrame["id"]> }): boolean {
     if (this.state !== ConnectionState.CONNECTED) return false;
-    this.ownHistory().append(frame.id, frame.frame);
+    this.own.record(frame);
     this.writer.write(frame);
     return true;
   }
@@ -299,27 +287,6 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     this.finish(reason);
   }
 
-  private ownHistory(): History {
-    this.history ??= new History(this.options.historySize);
-    return this.history;
-  }
-
-  private replayOwnHistory(): void {
-    if (this.remote !== undefined) {
-      this.remote.open(this.lastEventId, this.options.replayLast);
-      return;
-    }
-    // A random id has no past; only an id the application chose can have history to resume (or to have lost).
-    if (this.history === undefined) return;
-    if (this.lastEventId === undefined) {
-      if (this.options.replayLast > 0) this.writer.writeReplay(this.history.last(this.options.replayLast));
-      return;
-    }
-    const result = this.history.after(this.lastEventId);
-    if (result.ok) this.writer.writeReplay(result.entries);
-    else this.signalGap("session", result.reason);
-  }
-
   /** The one disposal path: every way a session ends comes here, and only the first call does anything. */
   /** @internal */
   protected finish(reason: CloseReason, error?: unknown): void {
@@ -332,8 +299,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     flushQueues.release(this.options.flushInterval, this.options.scheduler);
     if (graceful) this.connection.end(this.options.drainTimeout, this.options.scheduler);
     else if (reason !== "client-disconnect") this.connection.destroy();
-    if (this.remote !== undefined) this.remote.close();
-    else if (this.explicitId) sessionHistories.release(this.sessionId, this.options.historyTtl, this.options.scheduler);
+    this.own.close();
     const event: SessionClosedEvent =
       error === undefined
         ? { type: "session-closed", sessionId: this.sessionId, reason }
