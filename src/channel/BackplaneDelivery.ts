@@ -3,6 +3,8 @@ import { backplaneFrame } from "../backplane/frames.js";
 import { History } from "../history/History.js";
 import { compareEventIds, type EventId, formatEventId, parseEventId } from "../ids.js";
 import type { ResolvedBroadcastStreamOptions } from "../options.js";
+import type { OutboundFrame } from "../session/outboundFrame.js";
+import type { ReplayTicket } from "../session/replayTicket.js";
 import type { EventMap, Session } from "../session/Session.js";
 import type { ChannelDelivery, ChannelHost } from "./ChannelDelivery.js";
 import type { Membership } from "./Membership.js";
@@ -24,6 +26,14 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
   private readonly clock: { last: EventId } = { last: { ms: 0, seq: 0 } };
   /** Sessions that registered before the channel was followed; replayed once it is. */
   private waiting: (() => void)[] = [];
+  /**
+   * The last replay read from the backplane: its events after `after`, up to `upTo`. With the ring (which has every
+   * event read since), it serves later replays from `after` on without another read, so a reconnect storm costs one
+   * read per channel, not one per client.
+   */
+  private lastRead: { after: EventId; upTo: EventId; frames: ReturnType<typeof backplaneFrame>[] } | undefined;
+  /** A replay read in flight: requests that arrive meanwhile wait for it, then try the last read first. */
+  private reading: Promise<void> | undefined;
 
   constructor(
     private readonly host: ChannelHost<TEvents>,
@@ -63,13 +73,7 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
       const since = session.replayPoint;
       const after = typeof since === "string" ? parseEventId(since) : since;
       if (after === undefined) return ticket.gap(this.source, "malformed");
-      this.link.replay(after).then(
-        (result) => {
-          if (result.ok) ticket.deliver(result.events.map(backplaneFrame));
-          else ticket.gap(this.source, result.reason);
-        },
-        () => ticket.gap(this.source, "lost"),
-      );
+      this.replayRemotely(after, ticket, false);
     };
     if (this.ring === undefined) this.waiting.push(replay);
     else replay();
@@ -79,11 +83,52 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
     return this.link.countAll();
   }
 
+  /** Serves a replay the ring cannot: from the last read when it covers `after`, else from a (shared) read. */
+  private replayRemotely(after: EventId, ticket: ReplayTicket, waited: boolean): void {
+    const served = this.fromLastRead(after);
+    if (served !== undefined) return ticket.deliver(served);
+    if (this.reading !== undefined && !waited) {
+      this.reading.then(() => this.replayRemotely(after, ticket, true));
+      return;
+    }
+    const read = this.link.replay(after).then(
+      (result) => {
+        if (!result.ok) return ticket.gap(this.source, result.reason);
+        const frames = result.events.map(backplaneFrame);
+        this.lastRead = { after, upTo: frames[frames.length - 1]?.id ?? after, frames };
+        ticket.deliver(frames);
+      },
+      () => ticket.gap(this.source, "lost"),
+    );
+    this.reading = read;
+    read.then(() => {
+      if (this.reading === read) this.reading = undefined;
+    });
+  }
+
+  /**
+   * The events after `after` from the last read and the ring, when together they hold them all: the read covers
+   * `after`, and the ring holds everything after the read's newest event (or has not yet seen it: then the events
+   * after it still reach the session live).
+   */
+  private fromLastRead(after: EventId): OutboundFrame[] | undefined {
+    const read = this.lastRead;
+    if (read === undefined || this.ring === undefined || compareEventIds(after, read.after) < 0) return undefined;
+    const tail = this.ring.after(read.upTo);
+    if (!tail.ok && tail.reason !== "unknown") {
+      this.lastRead = undefined;
+      return undefined;
+    }
+    const frames = read.frames.filter((frame) => compareEventIds(frame.id, after) > 0);
+    return tail.ok ? [...frames, ...tail.entries] : frames;
+  }
+
   membersChanged(count: number): void {
     this.link.reportMembers(count);
   }
 
   close(): void {
+    this.lastRead = undefined;
     this.link.close();
   }
 

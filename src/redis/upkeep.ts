@@ -6,7 +6,7 @@ import { SCRIPTS } from "./scripts.js";
 /**
  * What a node keeps alive in Redis, and gives back when it closes:
  * - its heartbeat key, `{prefix}:n:<node>`, with a TTL, so a node that dies drops out of every count within the TTL;
- * - its member count per channel, in `{prefix}:p:<channel>` (field: the node), written once per tick per channel;
+ * - its member count per channel, in `{prefix}:p:<channel>` (field: the node), written at most every 50 ms;
  * - the histories of the sessions open on it, whose expiry it pushes back while they are open, so they expire
  *   `historyTtl` after the session closes (or after the node dies), not while a client is connected.
  *
@@ -48,7 +48,8 @@ export class NodeUpkeep {
     this.dirty.add(channelId);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(() => this.flush());
+    // Written at most every FLUSH_MS per node: a storm of joins costs one write per channel, not one per join.
+    setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
   /** The members of `channelId` on every live node. */
@@ -111,3 +112,6 @@ export class NodeUpkeep {
     this.dirty.clear();
   }
 }
+
+/** How long member counts gather before they are written. */
+const FLUSH_MS = 50;

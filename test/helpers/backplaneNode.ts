@@ -22,6 +22,7 @@ export async function startNode(
   nodeId: string,
   sessionOptions: Record<string, unknown> = {},
   onSession: (session: Session<Record<string, unknown>, RedisBackplane>, req: IncomingMessage) => void = () => {},
+  channelOptions: { historySize?: number } = {},
 ): Promise<BackplaneNode> {
   const backplane = createRedisBackplane({ url, nodeId, nodeTtl: 1000 });
   await backplane.ready();
@@ -29,7 +30,7 @@ export async function startNode(
   const channel = (name: string) => {
     let ch = channels.get(name);
     if (ch === undefined) {
-      ch = new BroadcastStream(name, { backplane });
+      ch = new BroadcastStream(name, { ...channelOptions, backplane });
       channels.set(name, ch);
     }
     return ch;
