@@ -86,14 +86,20 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
   /** Serves a replay the ring cannot: from the last read when it covers `after`, else from a (shared) read. */
   private replayRemotely(after: EventId, ticket: ReplayTicket, waited: boolean): void {
     const served = this.fromLastRead(after);
-    if (served !== undefined) return ticket.deliver(served);
+    if (served !== undefined) {
+      ticket.deliver(served);
+      return;
+    }
     if (this.reading !== undefined && !waited) {
       this.reading.then(() => this.replayRemotely(after, ticket, true));
       return;
     }
     const read = this.link.replay(after).then(
       (result) => {
-        if (!result.ok) return ticket.gap(this.source, result.reason);
+        if (!result.ok) {
+          ticket.gap(this.source, result.reason);
+          return;
+        }
         const frames = result.events.map(backplaneFrame);
         this.lastRead = { after, upTo: frames[frames.length - 1]?.id ?? after, frames };
         ticket.deliver(frames);
