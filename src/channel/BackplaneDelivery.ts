@@ -138,7 +138,7 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
     this.link.close();
   }
 
-  /** @internal The next event of the channel's stream. */
+  /** The next event of the channel's stream (from the backplane). */
   event(event: BackplaneEvent): void {
     const entry = backplaneFrame(event);
     if (compareEventIds(event.id, this.clock.last) > 0) this.clock.last = event.id;
@@ -152,7 +152,7 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
     );
   }
 
-  /** @internal The backplane lost events of this channel: every member is told to resync. */
+  /** The backplane lost events of this channel: every member is told to resync. */
   lost(): void {
     for (const member of this.host.members()) member.session.signalLoss(this.source);
   }

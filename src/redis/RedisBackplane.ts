@@ -66,7 +66,7 @@ export class RedisBackplane implements Backplane {
   private readonly sessions = new Map<string, Set<BackplaneFeed>>();
   private closed: Promise<void> | undefined;
 
-  /** @internal Use {@link createRedisBackplane}. */
+  /** Use {@link createRedisBackplane}, which checks the options and makes the client. */
   constructor(template: RedisClientLike, options: RedisBackplaneOptions) {
     this.keys = new KeyLayout(options.prefix ?? REDIS_BACKPLANE_DEFAULTS.prefix);
     this.nodeId = options.nodeId ?? randomUUID();
@@ -152,7 +152,7 @@ export class RedisBackplane implements Backplane {
     return this.closed;
   }
 
-  /** @internal */
+  /** The link a channel on this backplane uses (part of the `Backplane` seam; not for application code). */
   channel(channelId: string, historySize: number): ChannelLink {
     if (this.channels.has(channelId)) {
       throw new EventFlareError(
@@ -173,7 +173,7 @@ export class RedisBackplane implements Backplane {
     return link;
   }
 
-  /** @internal */
+  /** The link a session on this backplane uses (part of the `Backplane` seam; not for application code). */
   session(sessionId: string, options: SessionLinkOptions): SessionLink {
     return new RedisSessionLink(sessionId, options, {
       connections: this.connections,

@@ -61,12 +61,12 @@ export class BackplaneSession implements BackplaneFeed, OwnHistory {
     this.link.close();
   }
 
-  /** @internal An event sent to this session's id. */
+  /** An event sent to this session's id (from the backplane). */
   event(event: BackplaneEvent): void {
     this.host.deliver(backplaneFrame(event));
   }
 
-  /** @internal The backplane lost this session's history. */
+  /** The backplane lost this session's history. */
   lost(): void {
     this.host.signalLoss("session");
   }
