@@ -137,11 +137,12 @@ export class Subscriber {
         if (followed?.position === undefined && followed !== undefined) await followed.started;
         if (followed !== undefined && this.streams.get(message.key) === followed) {
           const position = followed.position ?? ZERO;
-          if (compareEventIds(message.id, position) > 0) {
-            if (compareEventIds(message.previous, position) !== 0)
-              await this.fillGap(message.key, followed, message.id);
-            if (compareEventIds(message.id, followed.position ?? ZERO) > 0)
-              this.hand(followed, message.id, message.payload);
+          const gap = compareEventIds(message.previous, position) !== 0;
+          // A gap that cannot be read now is read by the catch-up after the outage, or by the next gap check: the
+          // message waits for it rather than jump over it.
+          const filled = compareEventIds(message.id, position) <= 0 || !gap || (await this.fillGap(message, followed));
+          if (filled && compareEventIds(message.id, followed.position ?? ZERO) > 0) {
+            this.hand(followed, message.id, message.payload);
           }
         }
         this.queue.shift();
@@ -156,21 +157,22 @@ export class Subscriber {
     followed.handler.event({ id, ...payload });
   }
 
-  /** Reads what `key` holds between where this node stands and `upTo` (inclusive), and hands it out. */
-  private async fillGap(key: string, followed: Followed, upTo: EventId): Promise<void> {
+  /** Reads what the message's stream holds between where this node stands and the message, and hands it out. */
+  private async fillGap(message: Message, followed: Followed): Promise<boolean> {
     const from = followed.position ?? ZERO;
+    const { key, id } = message;
     let reply: unknown;
     try {
       reply = await this.connections.run(
         SCRIPTS.replay,
         [this.clockKey, key],
-        [formatEventId(from), formatEventId(upTo)],
+        [formatEventId(from), formatEventId(id)],
       );
     } catch {
-      // Redis is unreachable: the catch-up after the outage will read the gap.
-      return;
+      return false;
     }
     this.handStanding(key, followed, from, reply);
+    return true;
   }
 
   /** After an outage: every stream, read at one instant from where this node stood, merged in id order. */

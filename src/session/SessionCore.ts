@@ -129,7 +129,10 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     if (eventName !== undefined) assertFieldValue("event", eventName);
     const sent = this.own.send(data, eventName);
     const announce = (id: string) => {
-      this.dispatch({ type: "message-sent", sessionId: this.sessionId, id, event: eventName, data });
+      // Nothing follows session-closed: an id that comes back after the close is returned, not announced.
+      if (this.state === ConnectionState.CONNECTED) {
+        this.dispatch({ type: "message-sent", sessionId: this.sessionId, id, event: eventName, data });
+      }
       return id;
     };
     // On a backplane the id comes back with the write; the event reaches this client when the node reads it back.
