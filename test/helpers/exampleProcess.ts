@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 export interface RunningExample {
   readonly url: string;
   readonly child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -17,6 +19,7 @@ export function startExample(name: string, env: Record<string, string> = {}): Pr
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  let started = false;
   return new Promise((resolve, reject) => {
     const timeout = setTimeout(() => {
       child.kill("SIGKILL");
@@ -24,13 +27,15 @@ export function startExample(name: string, env: Record<string, string> = {}): Pr
     }, 15_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
+      if (started) return;
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1] === undefined) return;
       clearTimeout(timeout);
-      child.stdout?.off("data", onData);
+      started = true;
       resolve({
         url: match[1],
         child,
+        output: () => output,
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
