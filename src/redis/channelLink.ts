@@ -3,7 +3,7 @@ import type { BackplaneFeed, BackplaneReplay, ChannelLink, FollowResult } from "
 import { compareEventIds, type EventId, formatEventId } from "../ids.js";
 import type { RedisConnections } from "./connections.js";
 import type { KeyLayout } from "./keys.js";
-import { encodePayload, isGenesis, parseEntries, parseId, type StreamEntry, toEvent } from "./replies.js";
+import { encodePayload, isGenesis, maxId, parseEntries, parseId, type StreamEntry, toEvent } from "./replies.js";
 import type { Subscriber } from "./Subscriber.js";
 import { SCRIPTS } from "./scripts.js";
 import { standingReplay } from "./standing.js";
@@ -54,12 +54,16 @@ export class RedisChannelLink implements ChannelLink {
           // Subscribed first, then the newest entries read: nothing published in between is missed, and what
           // arrives before the position is known waits for it.
           await subscriber.follow(this.key, { event: (event) => feed.event(event), lost: () => feed.lost() });
-          const reply = await connections.run(SCRIPTS.follow, [keys.clock, this.key], [String(keep)]);
-          const newestFirst = parseEntries(reply);
+          const [maxDeleted, entries] = (await connections.run(
+            SCRIPTS.follow,
+            [keys.clock, this.key],
+            [String(keep)],
+          )) as [string, unknown];
+          const newestFirst = parseEntries(entries);
           const position = newestFirst[0]?.id ?? { ms: 0, seq: 0 };
           // Delivery starts once the caller has the kept events.
           setImmediate(() => subscriber.start(this.key, position));
-          return kept(newestFirst);
+          return kept(newestFirst, parseId(maxDeleted));
         } catch {
           subscriber.remove(this.key);
           // Redis went away between the check and the calls: wait for it to come back.
@@ -121,11 +125,14 @@ export class RedisChannelLink implements ChannelLink {
   }
 }
 
-/** The events of a `FOLLOW` reply (newest first), oldest first, and from which id on they are complete. */
-function kept(newestFirst: readonly StreamEntry[]): FollowResult {
+/**
+ * The events of a `FOLLOW` reply (newest first), oldest first, and from which id on they are complete: from the
+ * genesis mark when the reply reaches it, else from the oldest entry, and never below the newest deleted id.
+ */
+function kept(newestFirst: readonly StreamEntry[], maxDeleted: EventId): FollowResult {
   const oldestFirst = [...newestFirst].reverse();
   const genesis = oldestFirst.findIndex(isGenesis);
   const events = oldestFirst.slice(genesis + 1).flatMap((entry) => toEvent(entry) ?? []);
-  const first = oldestFirst[Math.max(genesis, 0)];
-  return { events, floor: first?.id ?? { ms: 0, seq: 0 } };
+  const first = oldestFirst[Math.max(genesis, 0)]?.id ?? { ms: 0, seq: 0 };
+  return { events, floor: maxId(first, maxDeleted) };
 }

@@ -96,11 +96,15 @@ redis.call('PUBLISH', KEYS[2], id .. ' ' .. prev .. ' ' .. ARGV[2])
 return id
 `;
 
-/** KEYS: clock, channel stream. ARGV: keep. Returns the newest keep + 1 entries, newest first (genesis included). */
+/**
+ * KEYS: clock, channel stream. ARGV: keep. Returns {max deleted, the newest keep + 1 entries newest first (genesis
+ * included)}: a node keeps them, and replays from before the max deleted id are gaps.
+ */
 const FOLLOW = `
 settle(KEYS[1], { KEYS[2] })
 genesis(KEYS[1], KEYS[2])
-return redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', tonumber(ARGV[1]) + 1)
+local maxdel = field(redis.call('XINFO', 'STREAM', KEYS[2]), 'max-deleted-entry-id') or '0-0'
+return { maxdel, redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', tonumber(ARGV[1]) + 1) }
 `;
 
 /** KEYS: clock, stream. ARGV: after, up to (inclusive; '+' for all). Returns where the stream stands (see standing). */
@@ -114,7 +118,24 @@ return standing(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
  */
 const CATCH_UP = `
 local out = {}
-for i = 2, #KEYS do out[#out + 1] = standing(KEYS[1], KEYS[i], ARGV[i - 1]) end
+for i = 2, #KEYS do
+  local key, pos = KEYS[i], ARGV[i - 1]
+  if redis.call('EXISTS', key) == 1 then
+    -- Redis lost writes it had acknowledged (a restore, a failover to a lagging replica): this node saw ids the
+    -- stream no longer has. Recording them as deleted makes a replay from before them a gap, not a silent skip.
+    local last_ms, last_seq = parts(field(redis.call('XINFO', 'STREAM', key), 'last-generated-id'))
+    local pos_ms, pos_seq = parts(pos)
+    if pos_ms > last_ms or (pos_ms == last_ms and pos_seq > last_seq) then
+      redis.call('XSETID', key, pos, 'MAXDELETEDID', pos)
+      local c = redis.call('HMGET', KEYS[1], 'ms', 'seq')
+      local cms, cseq = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+      if pos_ms > cms or (pos_ms == cms and pos_seq > cseq) then
+        redis.call('HSET', KEYS[1], 'ms', fmt(pos_ms), 'seq', fmt(pos_seq))
+      end
+    end
+  end
+  out[#out + 1] = standing(KEYS[1], key, pos)
+end
 return out
 `;
 
