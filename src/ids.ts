@@ -28,6 +28,11 @@ export function compareEventIds(a: EventId, b: EventId): number {
   return a.ms - b.ms || a.seq - b.seq;
 }
 
+/** The later of two ids. */
+export function maxEventId(a: EventId, b: EventId): EventId {
+  return compareEventIds(a, b) >= 0 ? a : b;
+}
+
 export function formatEventId(id: EventId): string {
   return `${id.ms}-${id.seq}`;
 }

@@ -1,7 +1,7 @@
 import type { Backplane, BackplaneEvent, BackplaneFeed, ChannelLink } from "../backplane/Backplane.js";
 import { backplaneFrame } from "../backplane/frames.js";
 import { History } from "../history/History.js";
-import { compareEventIds, type EventId, formatEventId, parseEventId } from "../ids.js";
+import { compareEventIds, type EventId, formatEventId, maxEventId, parseEventId } from "../ids.js";
 import type { ResolvedBroadcastStreamOptions } from "../options.js";
 import type { OutboundFrame } from "../session/outboundFrame.js";
 import type { ReplayTicket } from "../session/replayTicket.js";
@@ -87,7 +87,7 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
   private replayRemotely(after: EventId, ticket: ReplayTicket, waited: boolean): void {
     const served = this.fromLastRead(after);
     if (served !== undefined) {
-      ticket.deliver(served);
+      ticket.deliver(served, after);
       return;
     }
     if (this.reading !== undefined && !waited) {
@@ -102,7 +102,7 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
         }
         const frames = result.events.map(backplaneFrame);
         this.lastRead = { after, upTo: frames[frames.length - 1]?.id ?? after, frames };
-        ticket.deliver(frames);
+        ticket.deliver(frames, after);
       },
       () => ticket.gap(this.source, "lost"),
     );
@@ -120,7 +120,8 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
   private fromLastRead(after: EventId): OutboundFrame[] | undefined {
     const read = this.lastRead;
     if (read === undefined || this.ring === undefined || compareEventIds(after, read.after) < 0) return undefined;
-    const tail = this.ring.after(read.upTo);
+    // The ring's part starts after the newer of the read's end and the client's own id.
+    const tail = this.ring.after(maxEventId(read.upTo, after));
     if (!tail.ok && tail.reason !== "unknown") {
       this.lastRead = undefined;
       return undefined;

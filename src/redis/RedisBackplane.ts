@@ -180,6 +180,7 @@ export class RedisBackplane implements Backplane {
       keys: this.keys,
       upkeep: this.upkeep,
       send: (data, event) => this.send([sessionId], options.explicit, data, event),
+      newest: () => this.subscriber.newest,
       attach: (feed) => this.attach(sessionId, feed),
     });
   }

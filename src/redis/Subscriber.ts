@@ -1,7 +1,7 @@
 import type { Subscription } from "rxjs";
-import { compareEventIds, type EventId, formatEventId, parseEventId } from "../ids.js";
+import { compareEventIds, type EventId, formatEventId, maxEventId, parseEventId } from "../ids.js";
 import type { RedisConnections } from "./connections.js";
-import { decodePayload, type EventPayload, maxId, parseEntries, parseId, toEvent } from "./replies.js";
+import { decodePayload, type EventPayload, parseEntries, parseId, toEvent } from "./replies.js";
 import { SCRIPTS } from "./scripts.js";
 
 /** An event handed to a stream's handler. */
@@ -34,6 +34,8 @@ interface Message {
 }
 
 const ZERO: EventId = { ms: 0, seq: 0 };
+/** How long a gap that Redis would not let the node read waits before it is tried again. */
+const RETRY_MS = 500;
 
 /**
  * The node's one subscriber connection: every stream the node follows (its channels and the direct stream) is a
@@ -56,6 +58,8 @@ export class Subscriber {
   /** Set while the node catches up after an outage: arrivals wait behind it. */
   private catchingUp: Promise<void> | undefined;
   private everConnected = false;
+  private newestHanded: EventId = ZERO;
+  private retry: NodeJS.Timeout | undefined;
   private readonly readySubscription: Subscription;
   private readonly listener = (message: string, channel: string) => this.arrived(channel, message);
 
@@ -106,6 +110,7 @@ export class Subscriber {
 
   /** Stops every delivery. */
   stop(): void {
+    clearTimeout(this.retry);
     this.readySubscription.unsubscribe();
     for (const followed of this.streams.values()) followed.markStarted();
     this.streams.clear();
@@ -152,8 +157,14 @@ export class Subscriber {
     }
   }
 
+  /** The newest id handed out on any stream. */
+  get newest(): EventId {
+    return this.newestHanded;
+  }
+
   private hand(followed: Followed, id: EventId, payload: EventPayload): void {
     followed.position = id;
+    if (compareEventIds(id, this.newestHanded) > 0) this.newestHanded = id;
     followed.handler.event({ id, ...payload });
   }
 
@@ -169,6 +180,15 @@ export class Subscriber {
         [formatEventId(from), formatEventId(id)],
       );
     } catch {
+      // Unreadable now. After an outage the catch-up reads it; while connected (Redis refused the read), a catch-up
+      // is tried again shortly, so a quiet channel does not hold the gap until its next event.
+      if (this.connections.state === "connected" && this.retry === undefined) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.catchingUp = this.catchUp();
+        }, RETRY_MS);
+        this.retry.unref();
+      }
       return false;
     }
     this.handStanding(key, followed, from, reply);
@@ -233,7 +253,7 @@ export class Subscriber {
       followed.position = ZERO;
       return [];
     }
-    const floor = maxId(parseId(genesis), parseId(maxDeleted));
+    const floor = maxEventId(parseId(genesis), parseId(maxDeleted));
     if (!fresh && compareEventIds(floor, from) > 0) followed.handler.lost();
     const out: { id: EventId; payload: EventPayload }[] = [];
     for (const entry of parseEntries(entries)) {

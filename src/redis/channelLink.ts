@@ -1,9 +1,9 @@
 import { firstValueFrom } from "rxjs";
 import type { BackplaneFeed, BackplaneReplay, ChannelLink, FollowResult } from "../backplane/Backplane.js";
-import { compareEventIds, type EventId, formatEventId } from "../ids.js";
+import { compareEventIds, type EventId, formatEventId, maxEventId } from "../ids.js";
 import type { RedisConnections } from "./connections.js";
 import type { KeyLayout } from "./keys.js";
-import { encodePayload, isGenesis, maxId, parseEntries, parseId, type StreamEntry, toEvent } from "./replies.js";
+import { encodePayload, isGenesis, parseEntries, parseId, type StreamEntry, toEvent } from "./replies.js";
 import type { Subscriber } from "./Subscriber.js";
 import { SCRIPTS } from "./scripts.js";
 import { standingReplay } from "./standing.js";
@@ -134,5 +134,5 @@ function kept(newestFirst: readonly StreamEntry[], maxDeleted: EventId): FollowR
   const genesis = oldestFirst.findIndex(isGenesis);
   const events = oldestFirst.slice(genesis + 1).flatMap((entry) => toEvent(entry) ?? []);
   const first = oldestFirst[Math.max(genesis, 0)]?.id ?? { ms: 0, seq: 0 };
-  return { events, floor: maxId(first, maxDeleted) };
+  return { events, floor: maxEventId(first, maxDeleted) };
 }

@@ -1,5 +1,5 @@
 import type { BackplaneEvent } from "../backplane/Backplane.js";
-import { compareEventIds, type EventId, parseEventId } from "../ids.js";
+import { type EventId, parseEventId } from "../ids.js";
 
 /** One stream entry as Redis returns it (RESP2): its id and its fields. */
 export interface StreamEntry {
@@ -33,11 +33,6 @@ export function parseEntries(reply: unknown): StreamEntry[] {
 /** An id Redis returned, parsed; `0-0` for an empty or missing one. */
 export function parseId(reply: unknown): EventId {
   return parseEventId(String(reply ?? "")) ?? { ms: 0, seq: 0 };
-}
-
-/** The larger of two ids. */
-export function maxId(a: EventId, b: EventId): EventId {
-  return compareEventIds(a, b) >= 0 ? a : b;
 }
 
 /** What an event's JSON (`j`, and the published text) carries: `[data, event name or null, targets, channel or null]`. */

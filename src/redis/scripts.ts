@@ -141,11 +141,19 @@ return out
 
 /**
  * KEYS: clock, session stream, session settings. ARGV: ttl to hold it while open, after ('' for none), last (newest
- * n when no after), historySize, historyTtl. Creates the history when missing, keeps its settings (for senders on
- * other nodes), holds it, and returns where it stands.
+ * n when no after), historySize, historyTtl, since ('' for none). Creates the history when missing, keeps its
+ * settings (for senders on other nodes), holds it, and returns where it stands.
+ *
+ * A history created for a fresh client (no Last-Event-ID) starts at 'since', the newest id its node had delivered
+ * when the session opened: the session may already have received channel events newer than that, and a client
+ * coming back with one of their ids must find its history complete. Created for a client with an id, it starts now:
+ * that history was lost or expired, and a replay from before it is a gap.
  */
 const OPEN_SESSION = `
 settle(KEYS[1], { KEYS[2] })
+if ARGV[2] == '' and ARGV[6] ~= '' and ARGV[6] ~= '0-0' and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('XADD', KEYS[2], ARGV[6], 'g', '1')
+end
 genesis(KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[3], 'n', ARGV[4], 't', ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])

@@ -13,6 +13,8 @@ export interface SessionLinkParts {
   readonly keys: KeyLayout;
   readonly upkeep: NodeUpkeep;
   send(data: string, event: string | undefined): Promise<EventId>;
+  /** The newest id this node has delivered. */
+  newest(): EventId;
   /** Delivers the direct stream's events for this id to `feed`; returns how to stop. */
   attach(feed: BackplaneFeed): () => void;
 }
@@ -44,6 +46,7 @@ export class RedisSessionLink implements SessionLink {
     this.opened = true;
     upkeep.sessionOpened(this.sessionId, this.options.historyTtl);
     const since = typeof after === "string" ? parseEventId(after) : after;
+    const opensAt = formatEventId(this.parts.newest());
     if (after !== undefined && since === undefined) {
       await this.touch();
       return { ok: false, reason: "malformed" };
@@ -57,6 +60,7 @@ export class RedisSessionLink implements SessionLink {
         String(replayLast),
         String(this.options.historySize),
         String(this.options.historyTtl),
+        opensAt,
       ],
     );
     if (since !== undefined) return standingReplay(reply, since);
@@ -87,7 +91,7 @@ export class RedisSessionLink implements SessionLink {
     await connections.run(
       SCRIPTS.openSession,
       [keys.clock, keys.session(this.sessionId), keys.sessionSettings(this.sessionId)],
-      [hold, "", "0", String(this.options.historySize), String(this.options.historyTtl)],
+      [hold, "", "0", String(this.options.historySize), String(this.options.historyTtl), ""],
     );
   }
 }

@@ -1,6 +1,6 @@
 import type { BackplaneReplay } from "../backplane/Backplane.js";
-import { compareEventIds, type EventId } from "../ids.js";
-import { maxId, parseEntries, parseId, toEvent } from "./replies.js";
+import { compareEventIds, type EventId, maxEventId } from "../ids.js";
+import { parseEntries, parseId, toEvent } from "./replies.js";
 
 /**
  * Reads a `standing` reply (`{clock, genesis or '', max deleted, entries}`, see scripts.ts) for one replay request
@@ -12,7 +12,7 @@ export function standingReplay(reply: unknown, after: EventId): BackplaneReplay 
   if (compareEventIds(after, parseId(clock)) > 0) return { ok: false, reason: "unknown" };
   // Every stream starts with a genesis mark, and trimming it sets the max deleted id: neither means it is gone.
   if (genesis === "" && String(maxDeleted) === "0-0") return { ok: false, reason: "too-old" };
-  const floor = maxId(parseId(genesis), parseId(maxDeleted));
+  const floor = maxEventId(parseId(genesis), parseId(maxDeleted));
   if (compareEventIds(after, floor) < 0) return { ok: false, reason: "too-old" };
   const events = parseEntries(entries)
     .filter((entry) => compareEventIds(entry.id, after) > 0)

@@ -1,6 +1,6 @@
 import type { Backplane, BackplaneEvent, BackplaneFeed, SessionLink } from "../backplane/Backplane.js";
 import { backplaneFrame } from "../backplane/frames.js";
-import { formatEventId } from "../ids.js";
+import { formatEventId, parseEventId } from "../ids.js";
 import type { ResolvedSessionOptions } from "../options.js";
 import type { OwnHistory } from "./OwnHistory.js";
 import type { OutboundFrame } from "./outboundFrame.js";
@@ -41,8 +41,9 @@ export class BackplaneSession implements BackplaneFeed, OwnHistory {
     this.link.open(this, lastEventId, replayLast).then(
       (result) => {
         if (ticket === undefined) return;
+        const since = typeof lastEventId === "string" ? parseEventId(lastEventId) : undefined;
         if (result === undefined) ticket.deliver([]);
-        else if (result.ok) ticket.deliver(result.events.map(backplaneFrame));
+        else if (result.ok) ticket.deliver(result.events.map(backplaneFrame), since);
         else ticket.gap("session", result.reason);
       },
       () => ticket?.gap("session", "lost"),

@@ -20,6 +20,8 @@ export class ReplayBacklog {
    * replay it follows would leave the client on the wrong Last-Event-ID.
    */
   pending = 0;
+  /** Live frames at or below this id are dropped: the client already has them (see SessionWriter.raiseFloor). */
+  floor: EventId | undefined;
   private replay: OutboundFrame[] = [];
   private replayHead = 0;
   private readonly live: OutboundFrame[] = [];
@@ -76,7 +78,7 @@ export class ReplayBacklog {
     while (bytes < budget && !this.empty) {
       const live = this.live[this.liveHead];
       const replayed = this.replay[this.replayHead];
-      let frame: OutboundFrame;
+      let frame: OutboundFrame | undefined;
       if (live !== undefined && (replayed === undefined || live.id === undefined)) frame = this.takeLive(onLive);
       else if (live === undefined) frame = this.takeReplayed();
       else {
@@ -84,6 +86,7 @@ export class ReplayBacklog {
         if (order === 0) this.replayHead += 1;
         frame = order < 0 ? this.takeReplayed() : this.takeLive(onLive);
       }
+      if (frame === undefined) continue;
       out.push(frame);
       bytes += frame.frame.length;
     }
@@ -94,10 +97,11 @@ export class ReplayBacklog {
     return out;
   }
 
-  private takeLive(onLive: (bytes: number) => void): OutboundFrame {
+  private takeLive(onLive: (bytes: number) => void): OutboundFrame | undefined {
     const frame = this.live[this.liveHead++] as OutboundFrame;
     onLive(frame.frame.length);
-    return frame;
+    const floor = this.floor;
+    return floor !== undefined && frame.id !== undefined && compareEventIds(frame.id, floor) <= 0 ? undefined : frame;
   }
 
   private takeReplayed(): OutboundFrame {

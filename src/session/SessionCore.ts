@@ -101,6 +101,8 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
         : new BackplaneSession(this, backplane, this.sessionId, explicit, options);
     const { flushInterval, scheduler } = options;
     this.writer = new SessionWriter(connection, flushQueues.acquire(flushInterval, scheduler), options, this);
+    // On a backplane an event can come both replayed and live: the writer drops what the client already has.
+    if (backplane !== undefined) this.writer.raiseFloor({ ms: 0, seq: 0 });
     const streaming = connection.open(sseHeaders(connection.isHttp2), encodeRetry(options.retryInterval));
     // A client already gone (or a write that failed in `open`) is reported by the connection on the next tick.
     if (streaming) connection.attach(this);
@@ -213,10 +215,12 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     this.writer.awaitReplay();
     let settled = this.state !== ConnectionState.CONNECTED;
     return {
-      deliver: (frames) => {
+      deliver: (frames, after) => {
         if (settled) return;
         settled = true;
-        if (this.state === ConnectionState.CONNECTED) this.writer.writeReplay(frames, true);
+        if (this.state !== ConnectionState.CONNECTED) return;
+        if (after !== undefined) this.writer.raiseFloor(after);
+        this.writer.writeReplay(frames, true);
       },
       gap: (source, reason) => {
         if (settled) return;

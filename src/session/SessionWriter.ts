@@ -1,6 +1,6 @@
 import type { SchedulerLike, Unsubscribable } from "rxjs";
 import type { Beating } from "../heartbeat.js";
-import type { EventId } from "../ids.js";
+import { compareEventIds, type EventId } from "../ids.js";
 import { scheduleOnce } from "../timers.js";
 import type { Connection } from "../transport/Connection.js";
 import type { Flushable, FlushQueue } from "./flushQueue.js";
@@ -46,6 +46,12 @@ export class SessionWriter implements Flushable, Beating {
   private bufferedAtFlush = 0;
   private deadline: Unsubscribable | undefined;
   private lastId: EventId | undefined;
+  /**
+   * When set, live frames at or below it, or at or below the newest id written, are dropped. A session on a
+   * backplane sets it: there a frame can reach it both from a replay read in Redis and live from a node that read
+   * Redis later, and ids are comparable cluster-wide. In one process live frames only ever come newer.
+   */
+  private floor: EventId | undefined;
   private closed = false;
 
   constructor(
@@ -68,6 +74,7 @@ export class SessionWriter implements Flushable, Beating {
   /** Queues a live frame for the next flush. Live frames are written in the order they were queued. */
   write(frame: OutboundFrame): void {
     if (this.closed) return;
+    if (this.floor !== undefined && frame.id !== undefined && this.alreadySent(frame.id)) return;
     if (this.backlog !== undefined) this.backlog.addLive(frame);
     else if (this.first === undefined) this.first = frame;
     else if (this.rest === undefined) this.rest = [frame];
@@ -100,9 +107,21 @@ export class SessionWriter implements Flushable, Beating {
     this.enterBacklog().pending += 1;
   }
 
+  /** Drops live frames at or below `id` (and at or below the newest id written) from now on: the client has them. */
+  raiseFloor(id: EventId): void {
+    if (this.floor === undefined || compareEventIds(id, this.floor) > 0) this.floor = id;
+    if (this.backlog !== undefined) this.backlog.floor = this.floor;
+  }
+
+  private alreadySent(id: EventId): boolean {
+    const floor = this.floor as EventId;
+    return compareEventIds(id, floor) <= 0 || (this.lastId !== undefined && compareEventIds(id, this.lastId) <= 0);
+  }
+
   private enterBacklog(): ReplayBacklog {
     if (this.backlog !== undefined) return this.backlog;
     const backlog = new ReplayBacklog();
+    backlog.floor = this.floor;
     // Live frames of this window may be newer than the replay: they join the merge.
     if (this.first !== undefined) backlog.addLive(this.first);
     for (const frame of this.rest ?? []) backlog.addLive(frame);
