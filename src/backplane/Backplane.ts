@@ -69,7 +69,10 @@ export interface ChannelLink {
    * channel's). Resolves with its id. Rejects with `BACKPLANE_UNAVAILABLE`.
    */
   publishTo(sessionIds: readonly string[], data: string, event: string | undefined): Promise<EventId>;
-  /** The channel's kept events after `after`, up to the newest this node has delivered (requests of one tick share one read). */
+  /**
+   * The channel's kept events after `after`, as the backplane holds them now (requests of one tick share one read).
+   * Some may also reach the session live; the session drops what it already has.
+   */
   replay(after: EventId): Promise<BackplaneReplay>;
   /** How many members this node has; the backplane adds the counts of every live node. */
   reportMembers(count: number): void;
