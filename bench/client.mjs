@@ -7,7 +7,11 @@
 // expected data length and a strictly increasing `id:` (numbers, or event-flare's `<ms>-<seq>`).
 // Latency = receive time of the socket read that completed the event − send time embedded by the server.
 //
-// argv[2] is JSON: { port, n, concurrency? }
+// argv[2] is JSON: { port, n, concurrency?, lastEventId?, seqStart?, armed?, histogram? }
+//   lastEventId: sent as the Last-Event-ID header of every request (a reconnect); seqStart: the first seq each
+//   connection expects (default 0); armed: { m, size } arms a cell before connecting, for events replayed at once
+//   (cell-done when every connection has seqStart … seqStart + m − 1); histogram: cell-done also carries the latency
+//   histogram's non-empty buckets as [index, count] pairs, so the orchestrator can merge clients.
 // IPC in:  { cmd: "expect", seqStart, m, size } -> { type: "armed" }, then { type: "cell-done", … } when every
 //          connection has all m events;  { cmd: "status" } -> { type: "status", … };
 //          { cmd: "verify", total } -> { type: "verified", ok, errors };  { cmd: "exit" }
@@ -22,9 +26,12 @@ const { port, n } = config;
 const concurrency = config.concurrency ?? 200;
 const HOST = "127.0.0.1";
 const REQUEST = Buffer.from(
-  `GET / HTTP/1.1\r\nHost: ${HOST}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
+  `GET / HTTP/1.1\r\nHost: ${HOST}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n` +
+    (config.lastEventId !== undefined ? `Last-Event-ID: ${config.lastEventId}\r\n` : "") +
+    "\r\n",
   "latin1",
 );
+const SEQ_START = config.seqStart ?? 0;
 const MAX_ERRORS = 20;
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
@@ -58,8 +65,8 @@ class Conn {
     /** Bytes of an event cut by a read (or chunk) boundary, waiting for the rest. */
     this.carry = null;
     /** Next expected seq, and the seq this cell ends before. */
-    this.next = 0;
-    this.end = 0;
+    this.next = SEQ_START;
+    this.end = cell !== undefined ? SEQ_START + config.armed.m : 0;
     /** Last id seen, as two numbers (`12` -> 12,0; `1764-3` -> 1764,3). */
     this.idA = -1;
     this.idB = -1;
@@ -266,6 +273,7 @@ function finishCell(now) {
     clientVoluntarySwitches: switches.voluntary - cell.switches0.voluntary,
     clientInvoluntarySwitches: switches.involuntary - cell.switches0.involuntary,
     clientWallUs: wallUs,
+    histogram: config.histogram === true ? histogram.sparse() : undefined,
   });
 }
 
@@ -306,6 +314,17 @@ function pump() {
     inflight += 1;
     open(started++);
   }
+}
+
+if (config.armed !== undefined) {
+  cell = {
+    size: config.armed.size,
+    remaining: n,
+    events: 0,
+    armedAt: nowUs(),
+    cpu0: process.cpuUsage(),
+    switches0: contextSwitches(),
+  };
 }
 
 process.on("message", (msg) => {

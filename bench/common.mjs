@@ -108,6 +108,22 @@ export class Histogram {
     return this.max;
   }
 
+  /** The non-empty buckets as [index, count] pairs (see merge). */
+  sparse() {
+    const out = [];
+    for (let i = 0; i < this.counts.length; i++) if (this.counts[i] !== 0) out.push([i, this.counts[i]]);
+    return { buckets: out, max: this.max };
+  }
+
+  /** Adds another histogram's sparse() buckets to this one. */
+  merge({ buckets, max }) {
+    for (const [i, count] of buckets) {
+      this.counts[i] += count;
+      this.total += count;
+    }
+    if (max > this.max) this.max = max;
+  }
+
   summary() {
     return {
       count: this.total,

@@ -3,6 +3,14 @@
 //   npm run bench                      full matrix: N = 100, 1000, 5000; 3 repeats (takes a while)
 //   node bench/run.mjs --quick         N = 100, 1000; 1 repeat; idle-memory phase with 1000 connections
 //   node bench/run.mjs --only=5000     only these N (comma-separated) in the throughput phase
+//   node bench/run.mjs --only=backplane  only the backplane section (Redis, two nodes; see backplane-section.mjs);
+//                                      --only=1000,backplane: throughput at N = 1000, then the backplane section
+//
+// After the throughput and memory phases, `npm run bench` runs the backplane section (event-flare on a Redis backplane,
+// two node processes, against the single-process server in the same run; about 1 minute), unless --only names
+// only N values or --skip-backplane is given; without redis-server on PATH it is skipped with a note. Its flags:
+//              --bp-n=1000 --bp-size=1024 --bp-rate=50 --bp-rate-events=500 --bp-burst-m=200 --bp-repeats=5
+//              --bp-storm=1000 --redis-server=PATH
 //
 // Other flags: --repeats=K  --messages=M  --impl=raw,event-flare,…  --payloads=64,1024  --paces=immediate,burst
 //              --mem-n=N  --skip-mem  --mem-only  --cell-timeout=SECONDS  --pin (taskset: server CPU 0, client CPU 1)
@@ -30,6 +38,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { BACKPLANE_FLAGS, backplaneMarkdown, backplaneSection } from "./backplane-section.mjs";
 import { median } from "./common.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -73,13 +82,22 @@ const known = new Set([
   "rotate-impls",
   "inject-fault",
   "steady-ms",
+  "skip-backplane",
+  ...BACKPLANE_FLAGS,
 ]);
 for (const name of Object.keys(args)) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
 
 const list = (value) => String(value).split(",").filter(Boolean);
 const quick = args.quick === true || process.env.BENCH_QUICK === "1";
 const allNs = quick ? [100, 1000] : [100, 1000, 5000];
-const Ns = args.only !== undefined ? list(args.only).map(Number) : allNs;
+const onlyList = args.only !== undefined ? list(args.only) : undefined;
+const Ns = onlyList !== undefined ? onlyList.filter((v) => v !== "backplane").map(Number) : allNs;
+// The backplane section: by default after the rest; with --only, when it names "backplane".
+const runBackplane =
+  args["skip-backplane"] !== true &&
+  (onlyList !== undefined ? onlyList.includes("backplane") : args["mem-only"] !== true);
+// --only=backplane alone: neither the memory nor the throughput phase.
+const backplaneOnly = onlyList !== undefined && Ns.length === 0;
 const repeats = Number(args.repeats ?? (quick ? 1 : 3));
 const M = Number(args.messages ?? 200);
 const WARMUP = 20;
@@ -634,12 +652,13 @@ function markdown(info, cells, memory) {
     `Date: ${info.date}. Commit: ${info.commit}; event-flare build ${info.eventFlareBuild.source} of ${info.eventFlareBuild.builtAt}, ` +
       `sha256 ${info.eventFlareBuild.distHash}. Command: \`${info.command}\`.`,
   );
-  lines.push(
-    `M = ${M} broadcasts per cell; figures are medians of ${repeats} repeat(s); (min–max) is the events/s range over ` +
-      "the repeats; × raw is the median over repeats of the ratio to raw node:http measured in the same cell of the " +
-      "same repeat (seconds apart). Implementation order rotated cell by cell: " +
-      `${rotateImpls ? "yes" : "no"}.`,
-  );
+  if (cells.size > 0 || memory.size > 0)
+    lines.push(
+      `M = ${M} broadcasts per cell; figures are medians of ${repeats} repeat(s); (min–max) is the events/s range over ` +
+        "the repeats; × raw is the median over repeats of the ratio to raw node:http measured in the same cell of the " +
+        "same repeat (seconds apart). Implementation order rotated cell by cell: " +
+        `${rotateImpls ? "yes" : "no"}.`,
+    );
   lines.push("");
   const order = IMPLEMENTATIONS.map((i) => i.key);
   for (const n of Ns) {
@@ -777,6 +796,8 @@ const jsonPath = path.join(resultsDir, `bench-${stamp}.json`);
 const mdPath = path.join(resultsDir, `bench-${stamp}.md`);
 const runs = [];
 const mem = [];
+/** The backplane section's result (backplane-section.mjs), once it ran. */
+let backplane;
 const settings = {
   quick,
   Ns,
@@ -791,6 +812,7 @@ const settings = {
   quietCores,
   maxAttempts,
   rotateImpls,
+  backplane: runBackplane,
 };
 
 function save(status, error) {
@@ -810,20 +832,22 @@ function save(status, error) {
         medians: [...cells.values()],
         memory: [...memory.values()],
         targets,
+        backplane,
       },
       null,
       2,
     )}\n`,
   );
-  writeFileSync(mdPath, `${text}\n`);
-  return text;
+  const full = backplane === undefined ? text : `${text}\n${backplaneMarkdown(backplane)}`;
+  writeFileSync(mdPath, `${full}\n`);
+  return full;
 }
 
 async function main() {
   log(`event-flare bench: ${JSON.stringify(settings)}`);
   log(`${info.nproc} × ${info.cpuModel}, node ${info.node}; results -> ${path.relative(process.cwd(), jsonPath)}`);
   const started = Date.now();
-  for (let repeat = 0; repeat < repeats; repeat++) {
+  for (let repeat = 0; repeat < repeats && !backplaneOnly; repeat++) {
     if (args["skip-mem"] !== true) {
       for (const impl of impls) {
         if (impl.memory === false) continue;
@@ -837,6 +861,22 @@ async function main() {
         save("running");
       }
     }
+  }
+  if (runBackplane) {
+    backplane = await backplaneSection({
+      args,
+      log,
+      pkg,
+      Child,
+      step,
+      procStat,
+      waitForQuiet,
+      cellTimeoutMs,
+      connectTimeoutMs,
+      maxAttempts,
+      retryCores,
+    });
+    save("running");
   }
   const text = save("complete");
   process.stdout.write(`\n${text}\n`);

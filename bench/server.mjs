@@ -3,13 +3,19 @@
 //
 // argv[2] is JSON: { impl: "raw" | "event-flare" | "better-sse" | "sse-channel", flushInterval?, snapshotDir?,
 //                    eventFlareEntry? (path of the event-flare ESM entry to import instead of the package),
-//                    fault?, faultSeq? (self-test for raw: see faulty() below) }
+//                    fault?, faultSeq? (self-test for raw: see faulty() below),
+//                    backplane? (event-flare only: { url, nodeId, historySize?, countReplays? }: the channel and
+//                                every session live on a Redis backplane; see backplane-section.mjs) }
 //
 // IPC in:  { cmd: "wait-clients", n }  -> { type: "clients", count } once n streams are registered
 //          { cmd: "mem" , label }      -> { type: "mem", label, memory, count } after a full GC
 //          { cmd: "prepare" }          -> { type: "prepared" } after a full GC (outside the measured window)
-//          { cmd: "run", seqStart, m, size, pace, intervalMs } -> { type: "broadcast-done", t0, tEnd }
-//                                         (pace: "immediate" | "burst" | "steady", the last every intervalMs)
+//          { cmd: "run", seqStart, m, size, pace, intervalMs } -> { type: "broadcast-done", t0, tEnd, tAcked? }
+//                                         (pace: "immediate" | "burst" | "steady", the last every intervalMs;
+//                                         "rate": one broadcast at t0 + i × intervalMs, a fixed schedule.
+//                                         On a backplane, tAcked is when Redis had taken every broadcast)
+//          { cmd: "mark" }             -> { type: "marked" }: the CPU counters start now (a node that only delivers)
+//          { cmd: "replays" }          -> { type: "replays", count }: replay reads so far (backplane.countReplays)
 //          { cmd: "cpu" }              -> { type: "cpu", user, system, voluntarySwitches, involuntarySwitches }
 //                                         since the start of the last run
 //          { cmd: "exit" }
@@ -72,14 +78,22 @@ async function createImpl(name) {
       const { Session, BroadcastStream } = await import(
         config.eventFlareEntry !== undefined ? pathToFileURL(config.eventFlareEntry).href : "event-flare"
       );
-      const channel = new BroadcastStream("bench");
       const options = { heartbeatInterval: HEARTBEAT_MS, flushInterval: config.flushInterval ?? 0 };
+      const channelOptions = {};
+      if (config.backplane !== undefined) {
+        backplane = await openBackplane(config.backplane);
+        options.backplane = backplane;
+        channelOptions.backplane = backplane;
+        if (config.backplane.historySize !== undefined) channelOptions.historySize = config.backplane.historySize;
+      }
+      const channel = new BroadcastStream("bench", channelOptions);
       return {
         handle(req, res) {
           channel.register(new Session(req, res, options));
         },
+        // On a backplane: a promise of the id (the event is delivered when a node reads it back from Redis).
         broadcast(_seq, data) {
-          channel.broadcastAll(data);
+          return channel.broadcastAll(data);
         },
         count: () => channel.getActiveConnections(),
       };
@@ -142,6 +156,32 @@ function faulty(clients, frame, seq, data) {
   // "drop": nothing at all
 }
 
+/** The Redis backplane of an event-flare node (config.backplane), else undefined. */
+let backplane;
+let replayReads = 0;
+
+async function openBackplane({ url, nodeId, countReplays }) {
+  const entry =
+    config.eventFlareEntry !== undefined
+      ? pathToFileURL(path.join(path.dirname(config.eventFlareEntry), "redis", "index.js")).href
+      : "event-flare/redis";
+  const { createRedisBackplane } = await import(entry);
+  const bp = createRedisBackplane({ url, nodeId });
+  bp.errors$.subscribe((error) => toParent({ type: "error", message: `backplane ${nodeId}: ${error.message}` }));
+  await bp.ready();
+  if (countReplays === true) {
+    // Counts the channel's replay reads (the script that reads a stream after an id, as test/redis/storm.test.ts
+    // does): a cross-check of Redis's own command counts. Reaches into the backplane's internals; bench only.
+    const connections = bp.connections;
+    const run = connections.run.bind(connections);
+    connections.run = (script, ...rest) => {
+      if (script.source.includes("return standing(KEYS[1], KEYS[2], ARGV[1], ARGV[2])")) replayReads += 1;
+      return run(script, ...rest);
+    };
+  }
+  return bp;
+}
+
 const impl = await createImpl(config.impl);
 const server = http.createServer((req, res) => impl.handle(req, res));
 server.on("clientError", (error, socket) => {
@@ -171,11 +211,33 @@ function run({ seqStart, m, size, pace, intervalMs }) {
   switchesAtStart = contextSwitches();
   cpuAtStart = process.cpuUsage();
   const t0 = nowUs();
-  const done = () => toParent({ type: "broadcast-done", t0, tEnd: nowUs() });
-  if (pace === "steady") {
+  // On a backplane every broadcast is a promise: a rejection fails the run, and tAcked says when Redis had them all.
+  const pending = backplane !== undefined ? [] : undefined;
+  const broadcast = (s, data) => {
+    const result = impl.broadcast(s, data);
+    if (pending !== undefined) pending.push(result);
+  };
+  const done = () => {
+    const tEnd = nowUs();
+    if (pending === undefined) return toParent({ type: "broadcast-done", t0, tEnd });
+    Promise.all(pending).then(
+      () => toParent({ type: "broadcast-done", t0, tEnd, tAcked: nowUs() }),
+      (error) => toParent({ type: "error", message: `backplane broadcast failed: ${error?.message ?? error}` }),
+    );
+  };
+  if (pace === "rate") {
+    // A fixed schedule: broadcast i at t0 + i × intervalMs, however long each one took.
+    const step = () => {
+      broadcast(seq, makePayload(seq, size, pad));
+      seq += 1;
+      if (seq < end) setTimeout(step, Math.max(0, (t0 + (seq - seqStart) * intervalMs * 1000 - nowUs()) / 1000));
+      else done();
+    };
+    step();
+  } else if (pace === "steady") {
     // A light load for latency: one broadcast every intervalMs.
     const step = () => {
-      impl.broadcast(seq, makePayload(seq, size, pad));
+      broadcast(seq, makePayload(seq, size, pad));
       seq += 1;
       if (seq < end) setTimeout(step, intervalMs);
       else done();
@@ -183,12 +245,12 @@ function run({ seqStart, m, size, pace, intervalMs }) {
     step();
   } else if (pace === "burst") {
     // All M broadcasts in one synchronous loop.
-    for (; seq < end; seq++) impl.broadcast(seq, makePayload(seq, size, pad));
+    for (; seq < end; seq++) broadcast(seq, makePayload(seq, size, pad));
     done();
   } else {
     // One broadcast per event-loop turn.
     const step = () => {
-      impl.broadcast(seq, makePayload(seq, size, pad));
+      broadcast(seq, makePayload(seq, size, pad));
       seq += 1;
       if (seq < end) setImmediate(step);
       else done();
@@ -229,6 +291,14 @@ process.on("message", (msg) => {
     case "run":
       run(msg);
       break;
+    case "mark":
+      cpuAtStart = process.cpuUsage();
+      switchesAtStart = contextSwitches();
+      toParent({ type: "marked" });
+      break;
+    case "replays":
+      toParent({ type: "replays", count: replayReads });
+      break;
     case "cpu": {
       const cpu = process.cpuUsage(cpuAtStart);
       const switches = contextSwitches();
@@ -244,7 +314,11 @@ process.on("message", (msg) => {
     case "exit":
       // A normal exit, so --cpu-prof / --heap-prof write their files.
       server.closeAllConnections?.();
-      process.exit(0);
+      if (backplane === undefined) process.exit(0);
+      // Gives back this node's presence in Redis (2 s at most), then exits.
+      Promise.race([backplane.close(), new Promise((resolve) => setTimeout(resolve, 2000))]).finally(() =>
+        process.exit(0),
+      );
       break;
     default:
       toParent({ type: "error", message: `server: unknown command ${msg.cmd}` });
