@@ -74,10 +74,12 @@ local function standing(clock, key, after, upto)
   local clockid = '0-0'
   if c[1] then clockid = c[1] .. '-' .. c[2] end
   if redis.call('EXISTS', key) == 0 then return { clockid, '', '0-0', {} } end
-  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
+  -- XINFO gives the first entry and the newest deleted id at once: the read itself is the one XRANGE.
+  local info = redis.call('XINFO', 'STREAM', key)
+  local first = field(info, 'first-entry')
   local floor = '0-0'
-  if first[1] and first[1][2][1] == 'g' then floor = first[1][1] end
-  local maxdel = field(redis.call('XINFO', 'STREAM', key), 'max-deleted-entry-id') or '0-0'
+  if first and first[2][1] == 'g' then floor = first[1] end
+  local maxdel = field(info, 'max-deleted-entry-id') or '0-0'
   return { clockid, floor, maxdel, redis.call('XRANGE', key, '(' .. after, upto or '+') }
 end
 `;

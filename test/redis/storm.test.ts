@@ -15,15 +15,16 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Redis's own count of every command it ran so far. */
-async function commandsRun(url: string): Promise<number> {
+/** Redis's own count of every command it ran so far, and of its XRANGE commands. */
+async function commandsRun(url: string): Promise<{ total: number; xrange: number }> {
   const client = createClient({ url });
   await client.connect();
   const info = await client.info("commandstats");
   await client.close();
   let total = 0;
   for (const match of info.matchAll(/calls=(\d+)/g)) total += Number(match[1]);
-  return total;
+  const xrange = Number(/cmdstat_xrange:calls=(\d+)/.exec(info)?.[1] ?? 0);
+  return { total, xrange };
 }
 
 it.skipIf(!enabled)(
@@ -73,11 +74,14 @@ it.skipIf(!enabled)(
       for (const client of clients) await client.waitForEvents(199 - from, 20_000);
       const after = await commandsRun(redis.url);
       for (const client of clients) expect(client.events.map((e) => e.id)).toEqual(ids.slice(from + 1));
-      const perReconnect = (after - before - 1) / 1000;
+      const perReconnect = (after.total - before.total - 1) / 1000;
+      const xranges = after.xrange - before.xrange;
       console.log(
-        `reconnect storm: 1000 reconnects, ${replayReads} shared replay reads of channel "${ch}", ` +
-          `${perReconnect.toFixed(2)} Redis commands per reconnect`,
+        `reconnect storm: 1000 reconnects, ${replayReads} shared replay reads of channel "${ch}" ` +
+          `(${xranges} XRANGE), ${perReconnect.toFixed(2)} Redis commands per reconnect`,
       );
+      // One XRANGE per channel per batch: each shared read is one XRANGE.
+      expect(xranges).toBe(replayReads);
       // Shared: far fewer channel reads than reconnects (one per tick in which reconnects arrived).
       expect(replayReads).toBeGreaterThan(0);
       expect(replayReads).toBeLessThan(100);
