@@ -104,6 +104,55 @@ describe.skipIf(!enabled)("Redis backplane: cluster broadcast", () => {
   });
 });
 
+describe.skipIf(!enabled)("Redis backplane: the channel's reactive side", () => {
+  it("broadcastFrom publishes every value cluster-wide, and the channel observable reports each event on every node", async () => {
+    const [a, b] = await twoNodes();
+    const ch = unique("reactive");
+    const onB = await b.connect(`/?ch=${ch}`);
+    await sleep(50);
+    const seenOnA: string[] = [];
+    const seenOnB: string[] = [];
+    a.channel(ch).subscribe((e) => seenOnA.push(e.data));
+    b.channel(ch).subscribe((e) => seenOnB.push(e.data));
+    await sleep(100); // node A follows the channel from its first use on
+    const { of } = await import("rxjs");
+    a.channel(ch).broadcastFrom(of("r1", "r2", "r3"), "tick");
+    await onB.waitForEvents(3);
+    expect(onB.events.map((e) => [e.event, e.data])).toEqual([
+      ["tick", "r1"],
+      ["tick", "r2"],
+      ["tick", "r3"],
+    ]);
+    await waitFor(() => seenOnA.length === 3 && seenOnB.length === 3, "both observables");
+    expect(seenOnA).toEqual(["r1", "r2", "r3"]);
+    expect(seenOnB).toEqual(["r1", "r2", "r3"]);
+  });
+
+  it("a node that stops beating drops out of countAll() within its nodeTtl", async () => {
+    const [a, b] = await twoNodes();
+    const ch = unique("dead-node");
+    await a.connect(`/?ch=${ch}`);
+    await b.connect(`/?ch=${ch}`);
+    await waitFor(
+      () => a.channel(ch).getActiveConnections() === 1 && b.channel(ch).getActiveConnections() === 1,
+      "members",
+    );
+    await sleep(100);
+    expect(await a.channel(ch).countAll()).toBe(2);
+    // Node B dies without a word: its connections drop, its heartbeat stops (nodeTtl is 1 s in these nodes).
+    const connections = (
+      b.backplane as unknown as { connections: { commands: { destroy(): void }; subscriber: { destroy(): void } } }
+    ).connections;
+    connections.commands.destroy();
+    connections.subscriber.destroy();
+    let count = 2;
+    for (const deadline = Date.now() + 5_000; count !== 1 && Date.now() < deadline; await sleep(100)) {
+      count = await a.channel(ch).countAll();
+    }
+    expect(count).toBe(1);
+  });
+});
+
 describe.skipIf(!enabled)("Redis backplane: replay across nodes", () => {
   it("a client that was on node A resumes on node B with its Last-Event-ID: no gap, no duplicate", async () => {
     const [a, b] = await twoNodes();
