@@ -17,8 +17,10 @@ export { heartbeat } from "./heartbeat.js";
 export type { HistoryGapReason } from "./history/History.js";
 export { type RequestLike, readLastEventId } from "./lastEventId.js";
 export { messageToData } from "./message.js";
+export { type EventFlareMetrics, metrics, metrics$ } from "./metrics/metrics.js";
 export type { BroadcastStreamOptions } from "./options.js";
 export { DEFAULTS, type SessionOptions } from "./options.js";
+export { type CloseAllOptions, closeAllSessions } from "./session/closeAllSessions.js";
 export {
   type CloseReason,
   ConnectionState,

@@ -21,6 +21,7 @@ import { LocalDelivery } from "./LocalDelivery.js";
 import type { ChannelEmitterEvents, ChannelEvent, ChannelLifecycleEvent, DeregisterReason } from "./lifecycle.js";
 import { Membership } from "./Membership.js";
 import { ObservableEmitter } from "./ObservableEmitter.js";
+import { openChannels } from "./openChannels.js";
 import { type SessionSelector, selectMembers } from "./selectMembers.js";
 
 /**
@@ -75,6 +76,8 @@ export class BroadcastStream<
   /** Ids of members that left lately: `broadcastSome` skips them rather than calling them unknown. */
   private readonly departures: RecentDepartures;
   private closed = false;
+  /** This channel's entry among the open channels (for metrics and closeAllSessions). */
+  private readonly registration: WeakRef<BroadcastStream<TEvents, TBackplane>>;
 
   /**
    * @param channelId The channel's name.
@@ -96,6 +99,8 @@ export class BroadcastStream<
       backplane === undefined
         ? new LocalDelivery(this, this.options)
         : new BackplaneDelivery(this, this.options, backplane);
+    this.registration = new WeakRef(this);
+    openChannels.add(this.registration);
   }
 
   /**
@@ -288,6 +293,7 @@ export class BroadcastStream<
     for (const member of [...this.memberships.values()]) this.leave(member, "channel-closed");
     this.countChanged();
     this.delivery.close();
+    openChannels.delete(this.registration);
     this.endEvents();
     this.connections?.complete();
   }

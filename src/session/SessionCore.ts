@@ -10,6 +10,7 @@ import { joinHeartbeat, leaveHeartbeat } from "../heartbeat.js";
 import type { HistoryGapReason } from "../history/History.js";
 import { compareEventIds, type EventId, formatEventId, parseEventId } from "../ids.js";
 import { messageToData } from "../message.js";
+import { counters } from "../metrics/counters.js";
 import type { ResolvedSessionOptions } from "../options.js";
 import { emitSafely } from "../reportError.js";
 import type { Connection, ConnectionEnd } from "../transport/Connection.js";
@@ -26,6 +27,7 @@ import {
   type SessionLifecycleEvent,
 } from "./lifecycle.js";
 import type { OwnHistory } from "./OwnHistory.js";
+import { openSessions } from "./openSessions.js";
 import type { OutboundFrame } from "./outboundFrame.js";
 import type { ReplayTicket } from "./replayTicket.js";
 import { SessionSignals } from "./SessionSignals.js";
@@ -76,6 +78,10 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   private signalsOnDemand: SessionSignals | undefined;
   /** The session's own history: in this process, or on a backplane. */
   private readonly own: OwnHistory;
+  /** Once a graceful close began: resolves when the response is done (see {@link closeGracefully}). */
+  private ending: Promise<void> | undefined;
+  /** Set by {@link closeGracefully}: the connection is closed after the response, not left for reuse. */
+  private shuttingDown = false;
 
   /**
    * Opens the stream on `connection`. A session never closes inside its constructor: when the client has already
@@ -107,6 +113,8 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     // A client already gone (or a write that failed in `open`) is reported by the connection on the next tick.
     if (streaming) connection.attach(this);
     else process.nextTick(finishLater, this, "server-close");
+    openSessions.add(this);
+    counters.sessionsOpened += 1;
     this.own.open(lastEventId, options.replayLast);
     joinHeartbeat(this.writer, options.heartbeatInterval, scheduler);
   }
@@ -238,6 +246,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
 
   private writeGap(source: string, reason: HistoryGapReason, lastEventId: string): void {
     if (this.state !== ConnectionState.CONNECTED) return;
+    counters.gapSignals += 1;
     const data = JSON.stringify({ source, reason });
     this.writer.write({ id: undefined, frame: Buffer.from(encodeEvent({ event: HISTORY_GAP_EVENT, data })) });
     // Deferred: a gap found in the constructor or in `register` must reach listeners attached right after.
@@ -289,6 +298,20 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     process.nextTick(finishLater, this, "slow-consumer");
   }
 
+  /**
+   * @internal Ends the stream as `close()` does, after an optional `retry:` hint (the client waits that long before it
+   * reconnects, for instance to the next instance of a deploy). Resolves when the response is done: its queued
+   * bytes reached the client, or it was dropped after `drainTimeout`.
+   */
+  closeGracefully(retry: number | undefined): Promise<void> {
+    if (this.state === ConnectionState.CONNECTED && retry !== undefined) {
+      this.writer.write({ id: undefined, frame: Buffer.from(encodeRetry(retry)) });
+    }
+    this.shuttingDown = true;
+    this.finish("server-close");
+    return this.ending ?? Promise.resolve();
+  }
+
   /** @internal Runs the one disposal path; see {@link finish}. */
   finishNow(reason: CloseReason): void {
     this.finish(reason);
@@ -304,8 +327,11 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     const graceful = reason === "server-close" || reason === "source-error" || reason === "replaced";
     this.writer.close(graceful);
     flushQueues.release(this.options.flushInterval, this.options.scheduler);
-    if (graceful) this.connection.end(this.options.drainTimeout, this.options.scheduler);
-    else if (reason !== "client-disconnect") this.connection.destroy();
+    if (graceful) {
+      this.ending = this.connection.end(this.options.drainTimeout, this.options.scheduler, this.shuttingDown);
+    } else if (reason !== "client-disconnect") this.connection.destroy();
+    openSessions.delete(this);
+    counters.sessionsClosed[reason] += 1;
     this.own.close();
     const event: SessionClosedEvent =
       error === undefined

@@ -1,6 +1,7 @@
 import type { SchedulerLike, Unsubscribable } from "rxjs";
 import type { Beating } from "../heartbeat.js";
 import { compareEventIds, type EventId } from "../ids.js";
+import { counters } from "../metrics/counters.js";
 import { scheduleOnce } from "../timers.js";
 import type { Connection } from "../transport/Connection.js";
 import type { Flushable, FlushQueue } from "./flushQueue.js";
@@ -68,7 +69,9 @@ export class SessionWriter implements Flushable, Beating {
 
   /** Queues a heartbeat (called by the shared heartbeat timer). While a replay flows, its frames keep the stream alive. */
   beat(): void {
-    if (this.backlog === undefined) this.write(HEARTBEAT);
+    if (this.backlog !== undefined || this.closed) return;
+    counters.heartbeats += 1;
+    this.write(HEARTBEAT);
   }
 
   /** Queues a live frame for the next flush. Live frames are written in the order they were queued. */
@@ -92,6 +95,7 @@ export class SessionWriter implements Flushable, Beating {
    */
   writeReplay(entries: readonly OutboundFrame[], awaited = false): void {
     if (this.closed || (entries.length === 0 && !awaited)) return;
+    counters.eventsReplayed += entries.length;
     const backlog = this.enterBacklog();
     if (entries.length > 0) backlog.addReplay(entries, this.lastId);
     if (awaited) backlog.pending -= 1;
@@ -174,9 +178,13 @@ export class SessionWriter implements Flushable, Beating {
     this.first = undefined;
     this.rest = undefined;
     this.liveBytes = 0;
+    counters.bytesWritten += bytes;
     if (rest === undefined) {
       this.connection.write(first.frame);
-      if (first.id !== undefined) this.lastId = first.id;
+      if (first.id !== undefined) {
+        this.lastId = first.id;
+        counters.eventsWritten += 1;
+      }
     } else {
       rest.unshift(first);
       this.connection.writeBatch(batch(rest, bytes));
@@ -198,7 +206,9 @@ export class SessionWriter implements Flushable, Beating {
     });
     let accepting = true;
     if (frames.length > 0) {
-      accepting = this.connection.writeBatch(batch(frames, undefined));
+      const chunks = batch(frames, undefined);
+      accepting = this.connection.writeBatch(chunks);
+      for (const chunk of chunks) counters.bytesWritten += chunk.length;
       this.noteWritten(frames);
     }
     if (backlog.empty) {
@@ -216,14 +226,15 @@ export class SessionWriter implements Flushable, Beating {
     if (!this.closed) this.schedule();
   };
 
+  /** Records the newest id written, and counts the events. */
   private noteWritten(frames: readonly OutboundFrame[]): void {
-    for (let i = frames.length - 1; i >= 0; i--) {
-      const id = (frames[i] as OutboundFrame).id;
-      if (id !== undefined) {
-        this.lastId = id;
-        return;
-      }
+    let events = 0;
+    for (const { id } of frames) {
+      if (id === undefined) continue;
+      this.lastId = id;
+      events += 1;
     }
+    counters.eventsWritten += events;
   }
 
   /** Applies the slow-consumer rule to the current backlog (see the class comment). */

@@ -40,9 +40,10 @@ export interface Connection {
   readonly isHttp2: boolean;
   /**
    * Ends the response gracefully, letting queued bytes drain; a client that has not taken them within `timeout`
-   * milliseconds (measured on `scheduler`) has its connection dropped.
+   * milliseconds (measured on `scheduler`) has its connection dropped. Resolves once the response is done either way.
+   * With `hangUp`, the underlying connection is closed after the response (a server shutting down).
    */
-  end(timeout: number, scheduler: SchedulerLike): void;
+  end(timeout: number, scheduler: SchedulerLike, hangUp?: boolean): Promise<void>;
   /** Drops the connection at once, freeing whatever is queued (used for slow consumers). */
   destroy(): void;
   /** Tells `owner` once when the client goes away or a write fails. */

@@ -149,17 +149,33 @@ export class NodeHttpConnection implements Connection {
     return res.destroyed || this.request.socket?.destroyed === true;
   }
 
-  end(timeout: number, scheduler: SchedulerLike): void {
+  end(timeout: number, scheduler: SchedulerLike, hangUpAfter = false): Promise<void> {
     const res = this.response as ServerResponse;
-    if (res.writableEnded || this.closed) return;
+    if (res.writableEnded || this.closed) return Promise.resolve();
     res.end();
-    if (res.writableFinished) return;
-    // A client that never reads would hold the queued bytes, and the server, forever.
-    const deadline = scheduleOnce(scheduler, timeout, () => {
-      if (!res.writableFinished) this.destroy();
+    // On a shutdown the HTTP/1 socket goes too, so a client does not send its reconnect on it to the server that is
+    // closing (HTTP/2 streams share their session). Otherwise the socket stays for the client to reuse.
+    const hangUp = () => {
+      if (hangUpAfter && !this.isHttp2) this.request.socket?.end();
+    };
+    if (res.writableFinished) {
+      hangUp();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      // A client that never reads would hold the queued bytes, and the server, forever.
+      const deadline = scheduleOnce(scheduler, timeout, () => {
+        if (!res.writableFinished) this.destroy();
+        resolve();
+      });
+      const done = () => {
+        deadline.unsubscribe();
+        hangUp();
+        resolve();
+      };
+      res.once("finish", done);
+      res.once("close", done);
     });
-    res.once("finish", () => deadline.unsubscribe());
-    res.once("close", () => deadline.unsubscribe());
   }
 
   destroy(): void {
