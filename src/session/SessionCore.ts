@@ -109,7 +109,9 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     this.writer = new SessionWriter(connection, flushQueues.acquire(flushInterval, scheduler), options, this);
     // On a backplane an event can come both replayed and live: the writer drops what the client already has.
     if (backplane !== undefined) this.writer.raiseFloor({ ms: 0, seq: 0 });
-    const streaming = connection.open(sseHeaders(connection.isHttp2), encodeRetry(options.retryInterval));
+    const retry = encodeRetry(options.retryInterval);
+    const streaming = connection.open(sseHeaders(connection.isHttp2), retry);
+    if (streaming) counters.bytesWritten += retry.length;
     // A client already gone (or a write that failed in `open`) is reported by the connection on the next tick.
     if (streaming) connection.attach(this);
     else process.nextTick(finishLater, this, "server-close");
