@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { SchedulerLike } from "rxjs";
+import { describeValue } from "../describe.js";
 import { EventFlareError } from "../errors.js";
 import { scheduleOnce } from "../timers.js";
 import type { Connection, ConnectionEnd, ConnectionOwner } from "./Connection.js";
@@ -47,6 +48,33 @@ function onResponseError(this: Tagged<NodeResponse>, error: unknown): void {
   endAll(this[kConnection], "write-error", error);
 }
 
+/**
+ * A session needs a response nothing was sent on: an ended response, or one whose headers went out for something other
+ * than an event stream, cannot carry one. (Headers the application sent itself for `text/event-stream` are kept.)
+ */
+function assertUnsent(res: ServerResponse): void {
+  if (res.writableEnded) {
+    throw new EventFlareError(
+      "INVALID_ARGUMENT",
+      "The response has already ended: create the Session before anything ends the response.",
+      { field: "res" },
+    );
+  }
+  if (!res.headersSent) return;
+  // Headers given to writeHead() are not in the header map: read them from what went out (node:http keeps it).
+  const sent = (res as { _header?: unknown })._header;
+  const type = String(
+    res.getHeader("content-type") ?? (typeof sent === "string" ? /^content-type:\s*(.*)$/im.exec(sent)?.[1] : "") ?? "",
+  );
+  if (!type.startsWith("text/event-stream")) {
+    throw new EventFlareError(
+      "INVALID_ARGUMENT",
+      `The response's headers were already sent (Content-Type ${describeValue(type)}): create the Session before anything writes to the response.`,
+      { field: "res" },
+    );
+  }
+}
+
 function endAll(tag: NodeHttpConnection | Set<NodeHttpConnection> | undefined, why: ConnectionEnd, error?: unknown) {
   if (tag instanceof Set) for (const connection of [...tag]) connection.ended(why, error);
   else tag?.ended(why, error);
@@ -83,6 +111,7 @@ export class NodeHttpConnection implements Connection {
         { field: "req" },
       );
     }
+    assertUnsent(response as ServerResponse);
     this.isHttp2 = request.httpVersionMajor === 2;
     this.flushable = typeof (response as Flushable).flush === "function";
   }
