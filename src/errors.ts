@@ -11,6 +11,14 @@ export const EVENT_FLARE_ERROR_CODES = [
   "CHANNEL_CLOSED",
   "BACKPLANE_UNAVAILABLE",
   "BACKPLANE_FAILED",
+  // event-flare/client
+  "CLIENT_INVALID_URL",
+  "CLIENT_UNREACHABLE",
+  "CLIENT_HTTP_STATUS",
+  "CLIENT_CONTENT_TYPE",
+  "CLIENT_STOPPED",
+  "CLIENT_REFUSED",
+  "CLIENT_INVALID_DATA",
 ] as const;
 
 /**
@@ -29,6 +37,14 @@ export const EVENT_FLARE_ERROR_CODES = [
  *   send was not taken. One in flight when the connection broke may or may not have been taken.
  * - `BACKPLANE_FAILED`: Redis answered with an error (out of memory, a read-only replica, a key of the wrong type in
  *   event-flare's namespace); the message carries Redis's own.
+ * - `CLIENT_INVALID_URL` (client): the EventSource rejected the URL given to `fromEventSource`.
+ * - `CLIENT_UNREACHABLE` (client): the stream could not be reached at the first attempt; nothing retries.
+ * - `CLIENT_HTTP_STATUS` (client): the server answered with a status other than 200 (and 204); nothing retries.
+ * - `CLIENT_CONTENT_TYPE` (client): the server answered 200 with a Content-Type other than `text/event-stream`.
+ * - `CLIENT_STOPPED` (client): the server asked the client to stop (a 204, or `session-replaced`).
+ * - `CLIENT_REFUSED` (client): a browser EventSource was refused and asking again could not say why.
+ * - `CLIENT_INVALID_DATA` (client): an event's data is not JSON while JSON parsing is on; sent as an
+ *   `invalid-data` notice, never as the stream's error.
  */
 export type EventFlareErrorCode = (typeof EVENT_FLARE_ERROR_CODES)[number];
 
