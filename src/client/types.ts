@@ -124,10 +124,13 @@ export type ClientNotification<TEvents extends ClientEventMap = ClientEventMap> 
 export interface EventSourceLike {
   /** 0 connecting, 1 open, 2 closed. */
   readonly readyState: number;
+  /** Listens to one event type (`open`, `error`, or an event name). */
   // biome-ignore lint/suspicious/noExplicitAny: each implementation types its own event objects.
   addEventListener(type: string, listener: (event: any) => void): void;
+  /** Removes a listener added with `addEventListener`. */
   // biome-ignore lint/suspicious/noExplicitAny: each implementation types its own event objects.
   removeEventListener(type: string, listener: (event: any) => void): void;
+  /** Closes the stream for good: no reconnect follows. */
   close(): void;
 }
 
@@ -142,7 +145,14 @@ export interface EventSourceLike {
  */
 export type EventSourceConstructor = new (url: string, init?: { withCredentials?: boolean }) => EventSourceLike;
 
-/** The keys of a map whose data is a string: the only ones that may be received `raw` by name. */
+/**
+ * The keys of a map whose data is a string: the only ones that may be received `raw` by name.
+ *
+ * @example
+ * ```ts
+ * type Text = TextEvents<{ note: string; price: number }>; // "note"
+ * ```
+ */
 export type TextEvents<TEvents extends ClientEventMap> = {
   [K in keyof TEvents & string]: TEvents[K] extends string ? K : never;
 }[keyof TEvents & string];
