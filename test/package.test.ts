@@ -201,7 +201,7 @@ describe("the packed tarball, installed in a fresh project", () => {
 
   it("ships the build, its sources, the docs and the examples, and nothing else", () => {
     const unexpected = packed.filter(
-      (path) => !/^(dist|src|docs|examples)\//.test(path) && !["package.json", "README.md", "LICENSE"].includes(path),
+      (path) => !/^(dist|src|docs|examples)\//.test(path) && !["package.json", "README.md", "CHANGELOG.md", "LICENSE"].includes(path),
     );
     expect(unexpected).toEqual([]);
     expect(packed.filter((path) => /\.test\.|(^|\/)(test|bench|node_modules)\//.test(path))).toEqual([]);
@@ -237,7 +237,7 @@ describe("the packed tarball, installed in a fresh project", () => {
   });
 
   it("ships what the README and the docs link to", () => {
-    const pages = ["README.md", ...filesUnder(pkg).filter((path) => /^docs\/.*\.md$/.test(path))];
+    const pages = ["README.md", "CHANGELOG.md", ...filesUnder(pkg).filter((path) => /^docs\/.*\.md$/.test(path))];
     const links = pages.flatMap((page) =>
       [...readFileSync(join(pkg, page), "utf8").matchAll(/\]\(([^)\s]+)\)/g)]
         .map((match) => match[1] ?? "")
