@@ -201,7 +201,9 @@ describe("the packed tarball, installed in a fresh project", () => {
 
   it("ships the build, its sources, the docs and the examples, and nothing else", () => {
     const unexpected = packed.filter(
-      (path) => !/^(dist|src|docs|examples)\//.test(path) && !["package.json", "README.md", "CHANGELOG.md", "LICENSE"].includes(path),
+      (path) =>
+        !/^(dist|src|docs|examples)\//.test(path) &&
+        !["package.json", "README.md", "CHANGELOG.md", "LICENSE"].includes(path),
     );
     expect(unexpected).toEqual([]);
     expect(packed.filter((path) => /\.test\.|(^|\/)(test|bench|node_modules)\//.test(path))).toEqual([]);
