@@ -127,6 +127,24 @@ describe.runIf(available)("the npm start demo in real Chromium", () => {
     }
   });
 
+  it("the browser's own EventSource: a refused stream errors with a typed code, named by one probe", async () => {
+    const running = demo as RunningExample;
+    const page = await (browser as NonNullable<typeof browser>).context.newPage();
+    try {
+      await page.goto(running.url);
+      // A string, so the test runner leaves the page's dynamic import alone; the page's import map resolves it.
+      const codes = await page.evaluate(`(async () => {
+        const { fromEventSource } = await import("event-flare/client");
+        const codeOf = (url) =>
+          new Promise((resolve) => fromEventSource(url).subscribe({ error: (error) => resolve(error.code) }));
+        return { missing: await codeOf("/no-such-stream"), html: await codeOf("/index.html") };
+      })()`);
+      expect(codes).toEqual({ missing: "CLIENT_HTTP_STATUS", html: "CLIENT_CONTENT_TYPE" });
+    } finally {
+      await page.close();
+    }
+  });
+
   it("serves the favicon, the client from dist/ and rxjs from node_modules", async () => {
     const running = demo as RunningExample;
     const icon = await fetch(`${running.url}/favicon.svg`);
