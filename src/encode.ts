@@ -1,6 +1,14 @@
 import { EventFlareError } from "./errors.js";
 
-/** The fields of one server-sent event, before encoding. */
+/**
+ * The fields of one server-sent event, before encoding.
+ *
+ * @example
+ * ```ts
+ * const fields: SseFields = { event: "price", id: "1-0", data: "245.65" };
+ * encodeEvent(fields); // "event: price\nid: 1-0\ndata: 245.65\n\n"
+ * ```
+ */
 export interface SseFields {
   /** The event data. Split on CRLF, CR and LF into one `data:` line per piece; `""` is sent as one empty line. */
   data: string;
@@ -52,6 +60,11 @@ export function assertRetryValue(value: unknown): asserts value is number {
  * with a space after each colon so that data starting with a space survives the parser's one-space strip.
  *
  * @throws EventFlareError `INVALID_FIELD` when `event` or `id` contains CR, LF or NUL, or `retry` is not a non-negative integer.
+ *
+ * @example
+ * ```ts
+ * encodeEvent({ event: "price", data: "a\nb" }); // "event: price\ndata: a\ndata: b\n\n"
+ * ```
  */
 export function encodeEvent(fields: SseFields): string {
   let out = "";
@@ -81,6 +94,11 @@ function encodeDataLines(data: string): string {
 /**
  * Encodes a comment: one `:` line per line of `text`. Clients ignore comments; they keep idle connections open.
  * `encodeComment("")` is a bare `:` line.
+ *
+ * @example
+ * ```ts
+ * encodeComment("keep-alive"); // ": keep-alive\n"
+ * ```
  */
 export function encodeComment(text: string): string {
   let out = "";
@@ -93,6 +111,11 @@ export function encodeComment(text: string): string {
  * because the data buffer is empty, so clients only update their reconnection time.
  *
  * @throws EventFlareError `INVALID_FIELD` unless `ms` is a non-negative integer.
+ *
+ * @example
+ * ```ts
+ * encodeRetry(2000); // "retry: 2000\n\n"
+ * ```
  */
 export function encodeRetry(ms: number): string {
   assertRetryValue(ms);

@@ -1,4 +1,11 @@
-/** Every {@link EventFlareErrorCode}, as a runtime list (for exhaustive checks and documentation tests). */
+/**
+ * Every {@link EventFlareErrorCode}, as a runtime list (for exhaustive checks and documentation tests).
+ *
+ * @example
+ * ```ts
+ * EVENT_FLARE_ERROR_CODES.includes("SESSION_CLOSED"); // true
+ * ```
+ */
 export const EVENT_FLARE_ERROR_CODES = [
   "INVALID_FIELD",
   "INVALID_OPTION",
@@ -11,6 +18,14 @@ export const EVENT_FLARE_ERROR_CODES = [
   "CHANNEL_CLOSED",
   "BACKPLANE_UNAVAILABLE",
   "BACKPLANE_FAILED",
+  // event-flare/client
+  "CLIENT_INVALID_URL",
+  "CLIENT_UNREACHABLE",
+  "CLIENT_HTTP_STATUS",
+  "CLIENT_CONTENT_TYPE",
+  "CLIENT_STOPPED",
+  "CLIENT_REFUSED",
+  "CLIENT_INVALID_DATA",
 ] as const;
 
 /**
@@ -29,11 +44,33 @@ export const EVENT_FLARE_ERROR_CODES = [
  *   send was not taken. One in flight when the connection broke may or may not have been taken.
  * - `BACKPLANE_FAILED`: Redis answered with an error (out of memory, a read-only replica, a key of the wrong type in
  *   event-flare's namespace); the message carries Redis's own.
+ * - `CLIENT_INVALID_URL` (client): the EventSource rejected the URL given to `fromEventSource`.
+ * - `CLIENT_UNREACHABLE` (client): the stream could not be reached at the first attempt; nothing retries.
+ * - `CLIENT_HTTP_STATUS` (client): the server answered with a status other than 200 (and 204); nothing retries.
+ * - `CLIENT_CONTENT_TYPE` (client): the server answered 200 with a Content-Type other than `text/event-stream`.
+ * - `CLIENT_STOPPED` (client): the server asked the client to stop (a 204, or `session-replaced`).
+ * - `CLIENT_REFUSED` (client): a browser EventSource was refused and asking again could not say why.
+ * - `CLIENT_INVALID_DATA` (client): an event's data is not JSON while JSON parsing is on; sent as an
+ *   `invalid-data` notice, never as the stream's error.
+ *
+ * @example
+ * ```ts
+ * const retryable = (code: EventFlareErrorCode) => code === "BACKPLANE_UNAVAILABLE" || code === "CLIENT_UNREACHABLE";
+ * ```
  */
 export type EventFlareErrorCode = (typeof EVENT_FLARE_ERROR_CODES)[number];
 
 /**
  * The one error class event-flare throws. Switch on {@link EventFlareError.code}; the message says how to fix the call.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   session.sendMessage("late");
+ * } catch (error) {
+ *   if (!(error instanceof EventFlareError && error.code === "SESSION_CLOSED")) throw error;
+ * }
+ * ```
  */
 export class EventFlareError extends Error {
   /** A stable, machine-readable code. */
@@ -41,6 +78,13 @@ export class EventFlareError extends Error {
   /** The option or field the error is about, when there is one. */
   readonly field: string | undefined;
 
+  /**
+   * Creates an error with a code; event-flare throws these, applications rarely need to.
+   *
+   * @param code The code (see {@link EventFlareErrorCode}).
+   * @param message What went wrong and how to fix the call.
+   * @param options `field`: the option or field at fault; `cause`: the underlying error.
+   */
   constructor(code: EventFlareErrorCode, message: string, options?: { field?: string; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "EventFlareError";
@@ -49,7 +93,14 @@ export class EventFlareError extends Error {
   }
 }
 
-/** True when `value` is an {@link EventFlareError}, optionally with the given code. */
+/**
+ * True when `value` is an {@link EventFlareError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isEventFlareError(error, "CHANNEL_CLOSED")) console.log(error.message);
+ * ```
+ */
 export function isEventFlareError(value: unknown, code?: EventFlareErrorCode): value is EventFlareError {
   return value instanceof EventFlareError && (code === undefined || value.code === code);
 }

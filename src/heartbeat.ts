@@ -52,6 +52,11 @@ export function heartbeatTimers(): number {
  *
  * @param period Milliseconds between ticks.
  * @param scheduler Where the timer runs. Defaults to `asyncScheduler`; pass a `TestScheduler` in marble tests.
+ *
+ * @example
+ * ```ts
+ * heartbeat(30_000).subscribe(() => console.log("every 30 s, one timer for every subscriber"));
+ * ```
  */
 export function heartbeat(period: number, scheduler: SchedulerLike = asyncScheduler): Observable<number> {
   return new Observable<number>((subscriber) => {

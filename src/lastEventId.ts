@@ -1,4 +1,12 @@
-/** The parts of a request that carry a Last-Event-ID. Node's http and http2 requests both fit. */
+/**
+ * The parts of a request that carry a Last-Event-ID. Node's http and http2 requests both fit.
+ *
+ * @example
+ * ```ts
+ * const request: RequestLike = { headers: { "last-event-id": "1764131040000-0" }, url: "/events" };
+ * readLastEventId(request); // "1764131040000-0"
+ * ```
+ */
 export interface RequestLike {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly url?: string | undefined;
@@ -16,6 +24,11 @@ const QUERY_KEYS = ["lastEventId", "evs_last_event_id"] as const;
  * on every transport). Returns undefined when there is none, or when it is empty.
  *
  * A value longer than 1 KiB is cut to 1 KiB (it can only be malformed), so it costs a bounded lookup later.
+ *
+ * @example
+ * ```ts
+ * const resuming = readLastEventId(req) !== undefined; // a reconnect, not a first visit
+ * ```
  */
 export function readLastEventId(req: RequestLike): string | undefined {
   const header = req.headers["last-event-id"];

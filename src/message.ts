@@ -8,6 +8,12 @@ import { EventFlareError } from "./errors.js";
  * A value JSON cannot represent (`undefined`, a function, a symbol, a BigInt, a cycle) is rejected.
  *
  * @throws EventFlareError `INVALID_MESSAGE` when the value cannot be serialized.
+ *
+ * @example
+ * ```ts
+ * messageToData({ a: 1 }); // '{"a":1}'
+ * messageToData("as it is"); // 'as it is'
+ * ```
  */
 export function messageToData(message: unknown): string {
   if (typeof message === "string") return message;

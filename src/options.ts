@@ -3,7 +3,15 @@ import type { Backplane } from "./backplane/Backplane.js";
 import { describeValue } from "./describe.js";
 import { EventFlareError } from "./errors.js";
 
-/** Options for a {@link Session}. Every option is optional; the defaults are listed on each. */
+/**
+ * Options for a {@link Session}. Every option is optional; the defaults are listed on each.
+ *
+ * @example
+ * ```ts
+ * const options: SessionOptions = { heartbeatInterval: 20_000, historySize: 500, sessionId: `${user.id}:${tabId}` };
+ * new Session(req, res, options);
+ * ```
+ */
 export interface SessionOptions {
   /**
    * Milliseconds between heartbeat comments that keep idle proxies and clients from closing the stream.
@@ -70,7 +78,14 @@ export interface ResolvedSessionOptions {
   readonly backplane: Backplane | undefined;
 }
 
-/** Options for a {@link BroadcastStream}. */
+/**
+ * Options for a {@link BroadcastStream}.
+ *
+ * @example
+ * ```ts
+ * const prices = new BroadcastStream("prices", { historySize: 1000, historyMaxAge: 60_000 });
+ * ```
+ */
 export interface BroadcastStreamOptions {
   /** Most events the channel keeps for Last-Event-ID replay; any positive integer. Defaults to `100`. */
   historySize?: number | undefined;
@@ -104,7 +119,15 @@ export interface ResolvedBroadcastStreamOptions {
   readonly backplane: Backplane | undefined;
 }
 
-/** The defaults, in one place. */
+/**
+ * The defaults, in one place.
+ *
+ * @example
+ * ```ts
+ * DEFAULTS.heartbeatInterval; // 30000
+ * DEFAULTS.historySize; // 100
+ * ```
+ */
 export const DEFAULTS = {
   heartbeatInterval: 30_000,
   retryInterval: 1_000,

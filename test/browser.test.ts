@@ -5,7 +5,6 @@ import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BroadcastStream, Session } from "../src/index.js";
 import { chromiumAvailable, launchChromium } from "./helpers/browser.js";
-import { type RunningExample, startExample } from "./helpers/exampleProcess.js";
 import { startServer, type TestServer, waitFor } from "./helpers/server.js";
 
 const available = chromiumAvailable();
@@ -19,28 +18,6 @@ afterAll(async () => {
 });
 
 describe.runIf(available)("in real Chromium", () => {
-  it("the npm start demo shows live prices through the browser's EventSource", async () => {
-    let demo: RunningExample | undefined;
-    const page = await (browser as NonNullable<typeof browser>).context.newPage();
-    try {
-      demo = await startExample("stock-ticker");
-      await page.goto(demo.url);
-      await page.waitForFunction(() => document.querySelectorAll("#rows tr").length === 5, undefined, {
-        timeout: 15_000,
-      });
-      await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("live ·"));
-      const rows = await page.$$eval("#rows tr", (trs) =>
-        trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells).map((c) => c.textContent)),
-      );
-      expect(rows.map((r) => r[0]).sort()).toEqual(["AAPL", "AMZN", "GOOG", "MSFT", "NVDA"]);
-      for (const [, price] of rows) expect(Number(price)).toBeGreaterThan(0);
-      if (process.env.EVENT_FLARE_SCREENSHOT) await page.screenshot({ path: process.env.EVENT_FLARE_SCREENSHOT });
-    } finally {
-      await page.close();
-      await demo?.stop();
-    }
-  });
-
   it("event-source-polyfill resumes through the lastEventId query after server-side drops, losing nothing", async () => {
     const polyfill = readFileSync(
       createRequire(import.meta.url).resolve("event-source-polyfill/src/eventsource.min.js"),

@@ -82,10 +82,11 @@ describe("examples", () => {
     running = await startExample("stock-ticker");
     const page = await fetch(running.url);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
-    expect(await page.text()).toContain('new EventSource("/prices")');
-    const event = await firstEvent(`${running.url}/prices`, "price");
-    const tick = JSON.parse(event.data) as { symbol: string; price: string };
+    expect(await page.text()).toContain('"event-flare/client": "/event-flare/client/index.js"');
+    const event = await firstEvent(`${running.url}/prices?tab=t1`, "price");
+    const tick = JSON.parse(event.data) as { symbol: string; price: number; seq: number };
     expect(tick.symbol).toMatch(/^[A-Z]+$/);
-    expect(Number(tick.price)).toBeGreaterThan(0);
+    expect(tick.price).toBeGreaterThan(0);
+    expect(Number.isInteger(tick.seq)).toBe(true);
   });
 });

@@ -18,8 +18,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // What a user gets: `npm pack` (which runs prepack, the build) on a copy of the working tree, then `npm install` of
-// the tarball into a fresh project with rxjs and @types/node beside it, then ESM/CJS loads and a strict type check
-// of two consumers with no skipLibCheck. The copy keeps the build away from the repo's dist/, which other test
+// the tarball into a fresh project with only rxjs beside it (and @types/node, types only, for the server consumers'
+// type check), then ESM/CJS loads of every subpath and a strict type check of their consumers with no skipLibCheck.
+// event-flare/redis needs its optional peer `redis`: without it the import fails naming the package; the last test
+// installs redis and checks that subpath too. The copy keeps the build away from the repo's dist/, which other test
 // files use while this one runs.
 const root = fileURLToPath(new URL("..", import.meta.url));
 const require = createRequire(import.meta.url);
@@ -106,55 +108,102 @@ afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
 
+/** Runs a Node script in the app, ESM (`.mjs`) or CommonJS (`.cjs`), and returns its output lines. */
+function runIn(kind: "mjs" | "cjs", code: string): string[] {
+  const file = join(app, `probe-${Math.random().toString(36).slice(2)}.${kind}`);
+  writeFileSync(file, code);
+  try {
+    return run(process.execPath, [file], app).trim().split("\n");
+  } finally {
+    rmSync(file);
+  }
+}
+
+/** The error a Node script in the app dies with: its stderr. */
+function failureIn(kind: "mjs" | "cjs", code: string): string {
+  try {
+    runIn(kind, code);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`expected the ${kind} script to fail:\n${code}`);
+}
+
+const strictCheck = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext"];
+
 describe("the packed tarball, installed in a fresh project", () => {
-  it("imports from ESM", () => {
-    const out = run(
-      process.execPath,
-      [
-        "--input-type=module",
-        "-e",
-        `import { BroadcastStream, EVENT_FLARE_ERROR_CODES, EventFlareError, Session } from "event-flare";
-         console.log(import.meta.resolve("event-flare"));
-         console.log(typeof Session, typeof BroadcastStream, new EventFlareError("INVALID_OPTION", "m").code);
-         console.log(EVENT_FLARE_ERROR_CODES.length);`,
-      ],
-      app,
+  it("imports every subpath from ESM: ., ./client, and ./redis only with redis installed", () => {
+    const [resolved, types, codes, client, clientFile] = runIn(
+      "mjs",
+      `import { BroadcastStream, EVENT_FLARE_ERROR_CODES, EventFlareError, Session } from "event-flare";
+       import { fromEventSource } from "event-flare/client";
+       console.log(import.meta.resolve("event-flare"));
+       console.log(typeof Session, typeof BroadcastStream, new EventFlareError("INVALID_OPTION", "m").code);
+       console.log(EVENT_FLARE_ERROR_CODES.length);
+       console.log(typeof fromEventSource);
+       console.log(import.meta.resolve("event-flare/client"));`,
     );
-    const [resolved, types, codes] = out.trim().split("\n");
     expect(fileURLToPath(resolved ?? "")).toBe(join(pkg, "dist", "esm", "index.js"));
     expect(types).toBe("function function INVALID_OPTION");
     expect(Number(codes)).toBeGreaterThan(0);
+    expect(client).toBe("function");
+    expect(fileURLToPath(clientFile ?? "")).toBe(join(pkg, "dist", "esm", "client", "index.js"));
+    // redis is an optional peer: without it, event-flare/redis fails to load and the error names the package.
+    expect(failureIn("mjs", `await import("event-flare/redis");`)).toMatch(/Cannot find (package|module) 'redis'/);
   });
 
-  it("requires from CommonJS", () => {
-    const out = run(
-      process.execPath,
-      [
-        "-e",
-        `const { BroadcastStream, EventFlareError, Session } = require("event-flare");
-         console.log(require.resolve("event-flare"));
-         console.log(typeof Session, typeof BroadcastStream, new EventFlareError("INVALID_OPTION", "m").code);`,
-      ],
-      app,
+  it("requires every subpath from CommonJS: ., ./client, and ./redis only with redis installed", () => {
+    const [resolved, types, client, clientFile] = runIn(
+      "cjs",
+      `const { BroadcastStream, EventFlareError, Session } = require("event-flare");
+       const { fromEventSource } = require("event-flare/client");
+       console.log(require.resolve("event-flare"));
+       console.log(typeof Session, typeof BroadcastStream, new EventFlareError("INVALID_OPTION", "m").code);
+       console.log(typeof fromEventSource);
+       console.log(require.resolve("event-flare/client"));`,
     );
-    const [resolved, types] = out.trim().split("\n");
     expect(resolved).toBe(join(pkg, "dist", "cjs", "index.js"));
     expect(types).toBe("function function INVALID_OPTION");
+    expect(client).toBe("function");
+    expect(clientFile).toBe(join(pkg, "dist", "cjs", "client", "index.js"));
+    expect(failureIn("cjs", `require("event-flare/redis");`)).toMatch(/Cannot find (package|module) 'redis'/);
   });
 
   it("type-checks ESM and CommonJS consumers with --strict and the library check on", () => {
-    for (const consumer of ["consumer.mts", "consumer.cts"]) {
+    for (const consumer of ["consumer.mts", "consumer.cts", "client.mts", "client.cts"]) {
       copyFileSync(join(root, "test", "package", consumer), join(app, consumer));
     }
-    const args = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node"];
-    expect(args).not.toContain("--skipLibCheck");
+    expect(strictCheck).not.toContain("--skipLibCheck");
     // tsc exits non-zero on any error, in the consumers or in the shipped .d.ts files; run() then throws with it.
-    run(process.execPath, [tsc, ...args, "consumer.mts", "consumer.cts"], app);
+    run(process.execPath, [tsc, ...strictCheck, "--types", "node", "consumer.mts", "consumer.cts"], app);
+    // The client as a browser sees it: the DOM library and no Node types at all.
+    const browser = {
+      compilerOptions: { strict: true, noEmit: true, module: "nodenext", lib: ["es2022", "dom"], types: [] },
+      files: ["client.mts", "client.cts"],
+    };
+    writeFileSync(join(app, "tsconfig.browser.json"), JSON.stringify(browser));
+    run(process.execPath, [tsc, "-p", "tsconfig.browser.json"], app);
   });
+
+  it("with redis installed, imports event-flare/redis from ESM and CommonJS and type-checks its consumers", () => {
+    run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `redis@${versionOf("redis")}`], app);
+    expect(
+      runIn("mjs", `const m = await import("event-flare/redis"); console.log(typeof m.createRedisBackplane);`),
+    ).toEqual(["function"]);
+    expect(runIn("cjs", `console.log(typeof require("event-flare/redis").createRedisBackplane);`)).toEqual([
+      "function",
+    ]);
+    for (const consumer of ["redis.mts", "redis.cts"]) {
+      copyFileSync(join(root, "test", "package", consumer), join(app, consumer));
+    }
+    run(process.execPath, [tsc, ...strictCheck, "--types", "node", "redis.mts", "redis.cts"], app);
+  }, 120_000);
 
   it("ships the build, its sources, the docs and the examples, and nothing else", () => {
     const unexpected = packed.filter(
-      (path) => !/^(dist|src|docs|examples)\//.test(path) && !["package.json", "README.md", "LICENSE"].includes(path),
+      (path) =>
+        !/^(dist|src|docs|examples)\//.test(path) &&
+        !["package.json", "README.md", "CHANGELOG.md", "LICENSE"].includes(path),
     );
     expect(unexpected).toEqual([]);
     expect(packed.filter((path) => /\.test\.|(^|\/)(test|bench|node_modules)\//.test(path))).toEqual([]);
@@ -190,7 +239,7 @@ describe("the packed tarball, installed in a fresh project", () => {
   });
 
   it("ships what the README and the docs link to", () => {
-    const pages = ["README.md", ...filesUnder(pkg).filter((path) => /^docs\/.*\.md$/.test(path))];
+    const pages = ["README.md", "CHANGELOG.md", ...filesUnder(pkg).filter((path) => /^docs\/.*\.md$/.test(path))];
     const links = pages.flatMap((page) =>
       [...readFileSync(join(pkg, page), "utf8").matchAll(/\]\(([^)\s]+)\)/g)]
         .map((match) => match[1] ?? "")

@@ -24,6 +24,11 @@ export interface Backplane {
 /**
  * `connecting` until the first connection is ready, `connected` while it is, `reconnecting` while Redis (or whatever
  * the backplane runs on) is unreachable, and `closed` after `close()`.
+ *
+ * @example
+ * ```ts
+ * backplane.state$.subscribe((state: BackplaneState) => console.log("backplane", state));
+ * ```
  */
 export type BackplaneState = "connecting" | "connected" | "reconnecting" | "closed";
 

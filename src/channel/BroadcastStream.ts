@@ -27,6 +27,13 @@ import { type SessionSelector, selectMembers } from "./selectMembers.js";
 /**
  * The sessions a channel of `TEvents` accepts. An untyped channel (the default map) takes a session of any event
  * map, as the seed API did; a typed channel takes sessions of its own map, so what it broadcasts always fits.
+ *
+ * @example
+ * ```ts
+ * const prices = new BroadcastStream<{ price: number }>("prices");
+ * const member: RegistrableSession<{ price: number }> = new Session<{ price: number }>(req, res);
+ * prices.register(member);
+ * ```
  */
 export type RegistrableSession<
   TEvents extends EventMap,

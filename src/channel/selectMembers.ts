@@ -4,7 +4,15 @@ import type { EventMap, Session } from "../session/Session.js";
 import type { RecentDepartures } from "./departures.js";
 import type { Membership } from "./Membership.js";
 
-/** Chooses sessions for `broadcastSome`: a list of sessions (or their ids), or a predicate over the members. */
+/**
+ * Chooses sessions for `broadcastSome`: a list of sessions (or their ids), or a predicate over the members.
+ *
+ * @example
+ * ```ts
+ * broadcastStream.broadcastSome("depth data", (s) => s.getSessionId().startsWith("pro:"), "depth");
+ * broadcastStream.broadcastSome("hi", ["session-a", "session-b"]);
+ * ```
+ */
 export type SessionSelector<TEvents extends EventMap = EventMap> =
   | Iterable<Session<TEvents> | string>
   | ((session: Session<TEvents>) => boolean);

@@ -8,7 +8,16 @@ export interface HistoryEntry {
   readonly at: number;
 }
 
-/** Why a Last-Event-ID could not be replayed from a history. */
+/**
+ * Why a Last-Event-ID could not be replayed from a history.
+ *
+ * @example
+ * ```ts
+ * session.on("history-gap", ({ reason }) => {
+ *   if (reason === "too-old") reloadSnapshot();
+ * });
+ * ```
+ */
 export type HistoryGapReason =
   /** The id is not one this library issues (wrong shape, or too long). */
   | "malformed"

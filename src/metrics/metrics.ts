@@ -4,7 +4,15 @@ import type { CloseReason } from "../session/lifecycle.js";
 import { openSessions } from "../session/openSessions.js";
 import { counters } from "./counters.js";
 
-/** A snapshot of what the process's sessions and channels are doing (see {@link metrics}). */
+/**
+ * A snapshot of what the process's sessions and channels are doing (see {@link metrics}).
+ *
+ * @example
+ * ```ts
+ * const snapshot: EventFlareMetrics = metrics();
+ * if (snapshot.slowConsumerDrops > 0) console.warn("slow clients dropped:", snapshot.slowConsumerDrops);
+ * ```
+ */
 export interface EventFlareMetrics {
   /** Sessions open now. */
   readonly openSessions: number;
@@ -62,6 +70,11 @@ export function metrics(): EventFlareMetrics {
 /**
  * {@link metrics} as an observable: a snapshot at once, then one every `period` milliseconds (default 10000), on
  * `scheduler` (default `asyncScheduler`). The timer runs only while subscribed.
+ *
+ * @example
+ * ```ts
+ * metrics$(10_000).subscribe(({ openSessions, eventsWritten }) => console.log(openSessions, eventsWritten));
+ * ```
  */
 export function metrics$(period = 10_000, scheduler: SchedulerLike = asyncScheduler): Observable<EventFlareMetrics> {
   return interval(period, scheduler).pipe(

@@ -22,7 +22,14 @@ import { type DeliveredEvent, Subscriber } from "./Subscriber.js";
 import { RedisSessionLink } from "./sessionLink.js";
 import { NodeUpkeep } from "./upkeep.js";
 
-/** How to reach Redis, and how the backplane lays out its keys. */
+/**
+ * How to reach Redis, and how the backplane lays out its keys.
+ *
+ * @example
+ * ```ts
+ * const options: RedisBackplaneOptions = { url: "redis://127.0.0.1:6379", prefix: "shop", nodeTtl: 30_000 };
+ * ```
+ */
 export interface RedisBackplaneOptions {
   /** A Redis URL, `redis://host:port` or `rediss://` for TLS. Give this or `client`. */
   url?: string | undefined;
@@ -42,7 +49,14 @@ export interface RedisBackplaneOptions {
   directHistorySize?: number | undefined;
 }
 
-/** The defaults of {@link RedisBackplaneOptions}. */
+/**
+ * The defaults of {@link RedisBackplaneOptions}.
+ *
+ * @example
+ * ```ts
+ * REDIS_BACKPLANE_DEFAULTS.nodeTtl; // 15000 ms
+ * ```
+ */
 export const REDIS_BACKPLANE_DEFAULTS = { prefix: "ef", nodeTtl: 15_000, directHistorySize: 10_000 } as const;
 
 /**
@@ -52,6 +66,14 @@ export const REDIS_BACKPLANE_DEFAULTS = { prefix: "ef", nodeTtl: 15_000, directH
  * (`errors$`, and the `backplane-error` event): nothing it does throws out of a callback or rejects unhandled.
  * While Redis is unreachable, every broadcast and send rejects at once with `BACKPLANE_UNAVAILABLE` (nothing is
  * queued to be sent late); sessions stay open, and delivery goes on from where each node stood once Redis is back.
+ *
+ * @example
+ * ```ts
+ * const backplane = createRedisBackplane({ url: "redis://127.0.0.1:6379" });
+ * backplane.errors$.subscribe((error) => console.error(error.code, error.message));
+ * await backplane.ready();
+ * const ticks = new BroadcastStream("ticks", { backplane });
+ * ```
  */
 export class RedisBackplane implements Backplane {
   /** This node's name in presence counts. */
@@ -251,6 +273,13 @@ export class RedisBackplane implements Backplane {
  *
  * @throws EventFlareError `INVALID_OPTION` for a missing or malformed URL, a client that is not a node-redis client,
  * or a bad prefix, node id or number.
+ *
+ * @example
+ * ```ts
+ * const backplane = createRedisBackplane({ url: "redis://127.0.0.1:6379" });
+ * const channel = new BroadcastStream("ticks", { backplane });
+ * const id = await channel.broadcastAll({ n: 1 }, "tick"); // the same id on every node
+ * ```
  */
 export function createRedisBackplane(options: RedisBackplaneOptions): RedisBackplane {
   if (typeof options !== "object" || options === null) {

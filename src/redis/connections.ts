@@ -4,16 +4,33 @@ import { describeError } from "../describe.js";
 import { EventFlareError } from "../errors.js";
 import type { Script } from "./scripts.js";
 
-/** The parts of a node-redis client (5 or later) the backplane uses. */
+/**
+ * The parts of a node-redis client (5 or later) the backplane uses.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "redis";
+ * const backplane = createRedisBackplane({ client: createClient({ url: "redis://127.0.0.1:6379" }) });
+ * ```
+ */
 export interface RedisClientLike {
+  /** Opens the connection. */
   connect(): Promise<unknown>;
+  /** Sends one raw command. */
   sendCommand(args: readonly string[]): Promise<unknown>;
+  /** A new client with the same settings (the backplane makes its own two connections this way). */
   duplicate(overrides?: Record<string, unknown>): RedisClientLike;
+  /** Listens to the client's events (`error`, `ready`, `end`, …). */
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** True while the connection is up. */
   readonly isReady: boolean;
+  /** Subscribes to a pub/sub channel. */
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  /** Unsubscribes from a pub/sub channel. */
   unsubscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  /** Closes gracefully (node-redis 5). */
   close?(): Promise<unknown>;
+  /** Closes at once (node-redis 5). */
   destroy?(): void;
 }
 

@@ -19,9 +19,16 @@ import { EventFlareError } from "../errors.js";
  * Channel and session ids are encoded, never rejected for their characters: letters, digits and `._~-` stay as they
  * are, every other byte of their UTF-8 form is written `%XX`. So a `:`, a `*`, a brace or a line break in an id can
  * neither collide with another key nor act as a pattern in `SCAN`. Ids longer than 256 characters are rejected.
+ *
+ * @example
+ * ```ts
+ * new KeyLayout("ef").channel("prices"); // "{ef}:c:prices"
+ * ```
  */
 export class KeyLayout {
+  /** The hash holding the namespace's clock. */
   readonly clock: string;
+  /** The stream of targeted events. */
   readonly direct: string;
   private readonly tag: string;
 
@@ -39,14 +46,17 @@ export class KeyLayout {
     this.direct = `${this.tag}:direct`;
   }
 
+  /** A channel's stream. */
   channel(channelId: string): string {
     return `${this.tag}:c:${encodeId(channelId, "channelId")}`;
   }
 
+  /** An explicit sessionId's stream. */
   session(sessionId: string): string {
     return `${this.tag}:s:${encodeId(sessionId, "sessionId")}`;
   }
 
+  /** The hash of a session's history settings. */
   sessionSettings(sessionId: string): string {
     return `${this.tag}:sc:${encodeId(sessionId, "sessionId")}`;
   }
@@ -56,10 +66,12 @@ export class KeyLayout {
     return `${this.tag}:n:`;
   }
 
+  /** The hash of a channel's member counts per node. */
   presence(channelId: string): string {
     return `${this.tag}:p:${encodeId(channelId, "channelId")}`;
   }
 
+  /** A node's heartbeat key. */
   node(nodeId: string): string {
     return `${this.tag}:n:${encodeId(nodeId, "nodeId")}`;
   }

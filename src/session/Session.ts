@@ -9,10 +9,26 @@ import { SessionCore } from "./SessionCore.js";
 
 export type { SessionEmitterEvents } from "./SessionCore.js";
 
-/** Event names mapped to the type of their data. `Session<{ price: Price }>` only sends `Price` as `price`. */
+/**
+ * Event names mapped to the type of their data. `Session<{ price: Price }>` only sends `Price` as `price`.
+ *
+ * @example
+ * ```ts
+ * type Ticker = { price: { symbol: string; value: number }; halt: { symbol: string } };
+ * const session = new Session<Ticker>(req, res);
+ * session.sendMessage({ symbol: "AAPL", value: 245.65 }, "price");
+ * ```
+ */
 export type EventMap = Record<string, unknown>;
 
-/** A message for the session's `inbound` subject: the data and, optionally, the event name. */
+/**
+ * A message for the session's `inbound` subject: the data and, optionally, the event name.
+ *
+ * @example
+ * ```ts
+ * const next: OutgoingEvent<{ watch: { symbol: string } }> = { data: { symbol: "AAPL" }, event: "watch" };
+ * ```
+ */
 export type OutgoingEvent<TEvents extends EventMap = EventMap> = {
   [K in keyof TEvents & string]: { readonly data: TEvents[K]; readonly event?: K | undefined };
 }[keyof TEvents & string];

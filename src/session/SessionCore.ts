@@ -33,7 +33,14 @@ import type { ReplayTicket } from "./replayTicket.js";
 import { SessionSignals } from "./SessionSignals.js";
 import { SessionWriter } from "./SessionWriter.js";
 
-/** The EventEmitter events of a session, with their listener arguments. */
+/**
+ * The EventEmitter events of a session, with their listener arguments.
+ *
+ * @example
+ * ```ts
+ * type Closed = SessionEmitterEvents["session-closed"]; // [event: SessionClosedEvent]
+ * ```
+ */
 export type SessionEmitterEvents = {
   [E in SessionLifecycleEvent as E["type"]]: [event: E];
 };

@@ -3,7 +3,15 @@ import { assertRetryValue } from "../encode.js";
 import { EventFlareError } from "../errors.js";
 import { openSessions } from "./openSessions.js";
 
-/** Options of {@link closeAllSessions}. */
+/**
+ * Options of {@link closeAllSessions}.
+ *
+ * @example
+ * ```ts
+ * const options: CloseAllOptions = { retry: 2000, channels: true };
+ * await closeAllSessions(options);
+ * ```
+ */
 export interface CloseAllOptions {
   /**
    * Milliseconds each client waits before it reconnects, sent as a last `retry:` line (for instance the time the next

@@ -7,9 +7,23 @@ import { EventFlareError } from "../errors.js";
 import { scheduleOnce } from "../timers.js";
 import type { Connection, ConnectionEnd, ConnectionOwner } from "./Connection.js";
 
-/** A node:http response, or an http2 compatibility-API response. */
+/**
+ * A node:http response, or an http2 compatibility-API response.
+ *
+ * @example
+ * ```ts
+ * const open = (req: NodeRequest, res: NodeResponse) => new Session(req, res);
+ * ```
+ */
 export type NodeResponse = ServerResponse | Http2ServerResponse;
-/** A node:http request, or an http2 compatibility-API request. */
+/**
+ * A node:http request, or an http2 compatibility-API request.
+ *
+ * @example
+ * ```ts
+ * const open = (req: NodeRequest, res: NodeResponse) => new Session(req, res);
+ * ```
+ */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
 
 /** Compression middleware adds `flush()`; it must be called after each write or events sit in the gzip buffer. */
