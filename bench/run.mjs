@@ -122,6 +122,14 @@ if (injectFault !== undefined && !["drop", "duplicate", "reorder", "truncate"].i
 const IMPLEMENTATIONS = [
   { key: "raw", impl: "raw", label: "raw node:http" },
   { key: "event-flare", impl: "event-flare", flushInterval: 0, label: "event-flare" },
+  {
+    key: "event-flare-fetch",
+    impl: "event-flare-fetch",
+    flushInterval: 0,
+    label: "event-flare Fetch (Hono on @hono/node-server)",
+    paces: ["immediate", "burst"],
+    memory: false,
+  },
   { key: "better-sse", impl: "better-sse", label: "better-sse 0.16" },
   { key: "sse-channel", impl: "sse-channel", label: "sse-channel 4" },
   {
@@ -715,6 +723,10 @@ function markdown(info, cells, memory) {
   return { text: lines.join("\n"), targets };
 }
 
+const sameCell = (n, size, pace) => (r) => r.n === n && r.size === size && r.pace === pace;
+/** The raw runs, for targets that compare two implementations other than raw (set by save()). */
+let runsForTargets = [];
+
 function evaluateTargets(cells, memory) {
   const out = [];
   const get = (impl, n, size, pace) => cells.get(`${impl}|${n}|${size}|${pace}`);
@@ -734,6 +746,29 @@ function evaluateTargets(cells, memory) {
         if (pace === "burst" && Number.isFinite(b)) {
           out.push({ target: "burst events/s ≥ 4× better-sse", cell, ratio: b, met: b >= 4 });
         }
+      }
+    }
+  }
+  // The Fetch path against event-flare's node:http path, measured in the same cells.
+  for (const size of payloads) {
+    for (const pace of ["immediate", "burst"].filter((p) => paces.includes(p))) {
+      const fetchCell = get("event-flare-fetch", 1000, size, pace);
+      const nodeCell = get("event-flare", 1000, size, pace);
+      if (fetchCell === undefined || nodeCell === undefined) continue;
+      const r = pairedRatio(
+        runsForTargets,
+        "event-flare-fetch",
+        "event-flare",
+        sameCell(1000, size, pace),
+        "eventsPerSec",
+      );
+      if (Number.isFinite(r)) {
+        out.push({
+          target: "Fetch path events/s ≥ 0.7× event-flare node:http",
+          cell: `N=1000, ${sizeLabel(size)}, ${pace}`,
+          ratio: r,
+          met: r >= 0.7,
+        });
       }
     }
   }
@@ -816,6 +851,7 @@ const settings = {
 };
 
 function save(status, error) {
+  runsForTargets = runs;
   const cells = aggregate(runs);
   const memory = aggregateMemory(mem);
   const { text, targets } = markdown(info, cells, memory);
