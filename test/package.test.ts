@@ -96,6 +96,7 @@ beforeAll(() => {
       join(work, tarball.filename),
       `rxjs@${versionOf("rxjs")}`,
       `@types/node@${versionOf("@types/node")}`,
+      `fastify@${versionOf("fastify")}`, // the optional peer, for the event-flare/fastify consumer
     ],
     app,
   );
@@ -143,13 +144,13 @@ describe("the packed tarball, installed in a fresh project", () => {
   });
 
   it("type-checks ESM and CommonJS consumers with --strict and the library check on", () => {
-    for (const consumer of ["consumer.mts", "consumer.cts"]) {
+    for (const consumer of ["consumer.mts", "consumer.cts", "transports.mts"]) {
       copyFileSync(join(root, "test", "package", consumer), join(app, consumer));
     }
     const args = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node"];
     expect(args).not.toContain("--skipLibCheck");
     // tsc exits non-zero on any error, in the consumers or in the shipped .d.ts files; run() then throws with it.
-    run(process.execPath, [tsc, ...args, "consumer.mts", "consumer.cts"], app);
+    run(process.execPath, [tsc, ...args, "consumer.mts", "consumer.cts", "transports.mts"], app);
   });
 
   it("ships the build, its sources, the docs and the examples, and nothing else", () => {
