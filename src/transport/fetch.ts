@@ -3,7 +3,7 @@ import type { RequestLike } from "../lastEventId.js";
 import { scheduleOnce } from "../timers.js";
 import type { Connection, ConnectionOwner } from "./Connection.js";
 import { EndReport } from "./EndReport.js";
-import { EventStreamBody } from "./fetchBody.js";
+import { BodyQueue } from "./fetchBody.js";
 
 /**
  * A {@link Connection} over a Fetch API `Request`, answered by a `Response` whose body is a `ReadableStream` (Hono,
@@ -15,7 +15,7 @@ export class FetchConnection implements Connection {
   readonly request: RequestLike;
   /** The Fetch API does not say which protocol carries it; the runtime owns the connection headers. */
   readonly isHttp2 = false;
-  private readonly body: EventStreamBody;
+  private readonly body: BodyQueue;
   private readonly signal: AbortSignal | undefined;
   private readonly head: boolean;
   private readonly report = new EndReport();
@@ -28,12 +28,12 @@ export class FetchConnection implements Connection {
     this.signal = request.signal ?? undefined;
     const lastEventId = request.headers.get("last-event-id");
     this.request = { headers: lastEventId === null ? {} : { "last-event-id": lastEventId }, url: request.url };
-    this.body = new EventStreamBody(this.ended);
+    this.body = new BodyQueue(this.ended);
   }
 
   /** The `Response` to return from the handler: status 200, the SSE headers, and the body (none for `HEAD`). */
   response(): Response {
-    return new Response(this.head ? null : this.body, { status: 200, headers: this.headers });
+    return new Response(this.head ? null : this.body.stream, { status: 200, headers: this.headers });
   }
 
   open(headers: Readonly<Record<string, string>>, firstChunk: Buffer | string): boolean {
@@ -54,7 +54,8 @@ export class FetchConnection implements Connection {
   writeBatch(chunks: readonly Buffer[]): boolean {
     if (this.status !== "open") return true;
     // One chunk per batch: each chunk costs the runtime a read (a promise) and a socket write, more than the copy.
-    return this.body.enqueue(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    this.body.enqueue(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    return this.body.accepting;
   }
 
   whenDrained(callback: () => void): void {
