@@ -6,6 +6,7 @@ import { type AddressInfo, type Socket, connect as tcpConnect } from "node:net";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { getRequestListener } from "@hono/node-server";
+import { EventSource, type EventSourceInit } from "eventsource";
 import express from "express";
 import Fastify from "fastify";
 import { Hono } from "hono";
@@ -16,7 +17,7 @@ import { fromRequest } from "../src/fetch/index.js";
 import { fromHttp2Stream } from "../src/http2/index.js";
 import { BroadcastStream, Session } from "../src/index.js";
 import { type ConformanceApp, conformanceApp, SNAPSHOT } from "./conformance/app.js";
-import { connectH2, type H2Client, requestH2, selfSignedCertificate } from "./helpers/h2.js";
+import { connectH2, type H2Client, h2Fetch, requestH2, selfSignedCertificate } from "./helpers/h2.js";
 import { connectRaw, type RawClient } from "./helpers/rawClient.js";
 import { runtimeBinary } from "./helpers/runtimes.js";
 import { listen, sleep, waitFor } from "./helpers/server.js";
@@ -25,6 +26,9 @@ type Client = RawClient | H2Client;
 
 /** A running row: opens event streams, sends control commands to the app, and stops. */
 interface Running {
+  /** The origin the real eventsource client connects to, and the options it needs there (HTTP/2: its fetch). */
+  readonly origin: string;
+  readonly eventSource?: EventSourceInit;
   open(path: string, headers?: Record<string, string>): Promise<Client>;
   /** A client that sends the request and then never reads. */
   openStuck(path: string): Promise<{ destroy(): void }>;
@@ -48,6 +52,7 @@ async function inProcessHttp1(
   const app = conformanceApp(BroadcastStream);
   const server = await listen(await make(app));
   return {
+    origin: server.url,
     open: (path, headers) => connectRaw(`${server.url}${path}`, headers),
     openStuck: (path) => stuckHttp1(server.url, path),
     control: async (path) => app.control(path),
@@ -78,6 +83,8 @@ async function inProcessHttp2(attachTo: (server: Http2SecureServer, app: Conform
   const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = connectH2(origin, cert);
   const running: Running = {
+    origin,
+    eventSource: { fetch: h2Fetch(client) },
     open: (path, headers) => requestH2(client, path, headers),
     async openStuck(path) {
       const stuck = await requestH2(client, path);
@@ -126,6 +133,7 @@ async function otherRuntime(name: "bun" | "deno"): Promise<Running> {
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code}:\n${output}`)));
   });
   return {
+    origin,
     open: (path, headers) => connectRaw(`${origin}${path}`, headers),
     openStuck: (path) => stuckHttp1(origin, path),
     async control(path) {
@@ -241,12 +249,17 @@ describe.each(rows)("$name", (row) => {
     return client;
   }
   const control = (path: string) => (running as Running).control(path);
-  const state = async (t: string) => (await control(`/control/state?tag=${t}`)) as { state: string; reason: string };
+  const state = async (t: string) =>
+    (await control(`/control/state?tag=${t}`)) as {
+      state: string;
+      reason: string | null;
+      lastEventId: string | null;
+    };
   const waitForReason = async (t: string, reason: string) => {
     const deadline = Date.now() + 15_000;
     for (;;) {
       const now = await state(t);
-      if (now.reason !== null) return expect(now).toEqual({ state: "DISCONNECTED", reason });
+      if (now.reason !== null) return expect([now.state, now.reason]).toEqual(["DISCONNECTED", reason]);
       if (Date.now() > deadline) throw new Error(`session ${t} still ${JSON.stringify(now)}; expected ${reason}`);
       await sleep(20);
     }
@@ -332,6 +345,27 @@ describe.each(rows)("$name", (row) => {
     const client = await open(`tag=${tag("query")}&join&evs_last_event_id=${encodeURIComponent(String(seen))}`);
     await client.waitForEvents(1);
     expect(client.events[0]).toMatchObject({ id: missed, data: "q2" });
+  });
+
+  it("forced drop: the real eventsource client reconnects by itself and replays what it missed", async (context) => {
+    if (skip()) return context.skip();
+    const t = tag("drop");
+    const source = new EventSource(`${running?.origin}/events?tag=${t}&join&retry=50`, running?.eventSource);
+    clients.push({ destroy: () => source.close() });
+    const seen: string[] = [];
+    source.onmessage = (event) => seen.push(`${event.lastEventId} ${event.data}`);
+    await waitFor(() => source.readyState === EventSource.OPEN, "the stream to open");
+    const ids = [String((await control("/control/broadcast?data=a")).id)];
+    await waitFor(() => seen.length === 1, "a");
+    await control(`/control/close?tag=${t}`); // the server drops the stream; the client comes back after 50 ms
+    ids.push(String((await control("/control/broadcast?data=b")).id));
+    ids.push(String((await control("/control/broadcast?data=c")).id));
+    await waitFor(() => seen.length === 3, "b and c, replayed", 10_000);
+    expect((await state(t)).lastEventId).toBe(ids[0]);
+    ids.push(String((await control("/control/broadcast?data=d")).id));
+    await waitFor(() => seen.length === 4, "d, live");
+    expect(seen).toEqual(["a", "b", "c", "d"].map((data, i) => `${ids[i]} ${data}`));
+    source.close();
   });
 
   it("gap signal: an id history cannot cover gets history-gap, never a silent skip", async (context) => {

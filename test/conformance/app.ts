@@ -21,8 +21,9 @@ interface Record_ {
 }
 
 /**
- * Stream query: `tag` (names the session for control commands), `sid` (sessionId), `hb` (heartbeatInterval, default
- * an hour), `maxbuf` and `drain` (slow-consumer bounds), `join` (register in the channel), `seed` (send the snapshot).
+ * Stream query: `tag` (names the session for control commands; a reconnect with the same tag takes its place), `sid`
+ * (sessionId), `hb` (heartbeatInterval, default an hour), `maxbuf` and `drain` (slow-consumer bounds), `retry`
+ * (retryInterval), `join` (register in the channel), `seed` (send the snapshot).
  * Control commands: `send?tag&data&event`, `broadcast?data&event`, `close?tag`, `state?tag`, `flood?tag&count&size`.
  */
 export function conformanceApp(Channel: typeof BroadcastStream): ConformanceApp {
@@ -43,6 +44,7 @@ export function conformanceApp(Channel: typeof BroadcastStream): ConformanceApp 
         heartbeatInterval: number(q.get("hb")) ?? 3_600_000,
         maxBufferedBytes: number(q.get("maxbuf")),
         drainTimeout: number(q.get("drain")),
+        retryInterval: number(q.get("retry")),
       };
     },
     attach(session, url) {
@@ -69,7 +71,11 @@ export function conformanceApp(Channel: typeof BroadcastStream): ConformanceApp 
           return {};
         case "state": {
           const { session, reason } = find(q.get("tag"));
-          return { state: session.getConnectionState(), reason: reason ?? null };
+          return {
+            state: session.getConnectionState(),
+            reason: reason ?? null,
+            lastEventId: session.lastEventId ?? null,
+          };
         }
         case "flood": {
           const { session } = find(q.get("tag"));

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FetchLike } from "eventsource";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { RawClient } from "./rawClient.js";
 import { waitFor } from "./server.js";
@@ -127,4 +128,43 @@ export function requestH2(
     });
     stream.end();
   });
+}
+
+/**
+ * A `fetch` for the `eventsource` client over an HTTP/2 session (its `fetch` option), so the real client runs over
+ * HTTP/2 too: GET with the client's headers (Last-Event-ID included), the response body as a web stream.
+ */
+export function h2Fetch(session: ClientHttp2Session): FetchLike {
+  return (url, init) =>
+    new Promise((resolve, reject) => {
+      const { pathname, search } = new URL(url);
+      const stream = session.request({ ":path": `${pathname}${search}`, ...(init.headers as Record<string, string>) });
+      const abort = () => stream.close(constants.NGHTTP2_CANCEL);
+      (init.signal as AbortSignal | undefined)?.addEventListener("abort", abort, { once: true });
+      stream.on("error", reject);
+      stream.once("response", (headers) => {
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            stream.on("data", (chunk: Buffer) => controller.enqueue(new Uint8Array(chunk)));
+            stream.on("end", () => controller.close());
+            stream.on("close", () => {
+              try {
+                controller.close();
+              } catch {}
+            });
+          },
+          cancel: abort,
+        });
+        const plain: Record<string, string> = {};
+        for (const [name, value] of Object.entries(headers)) if (!name.startsWith(":")) plain[name] = String(value);
+        resolve({
+          body,
+          url: String(url),
+          status: Number(headers[":status"]),
+          redirected: false,
+          headers: new Headers(plain),
+        });
+      });
+      stream.end();
+    });
 }
