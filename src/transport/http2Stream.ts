@@ -2,9 +2,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from
 import type { SchedulerLike } from "rxjs";
 import { EventFlareError } from "../errors.js";
 import type { RequestLike } from "../lastEventId.js";
-import { scheduleOnce } from "../timers.js";
 import type { Connection, ConnectionEnd, ConnectionOwner } from "./Connection.js";
 import { EndReport } from "./EndReport.js";
+import { endGracefully } from "./endGracefully.js";
 
 /** The SSE headers in HTTP/2's form (lower-case names, `:status`), made once per shared headers object. */
 const h2Headers = new WeakMap<object, OutgoingHttpHeaders>();
@@ -88,14 +88,7 @@ export class Http2StreamConnection implements Connection {
   }
 
   end(timeout: number, scheduler: SchedulerLike): void {
-    const stream = this.stream;
-    if (this.closed) return;
-    stream.end();
-    if (stream.writableFinished) return;
-    const deadline = scheduleOnce(scheduler, timeout, () => {
-      if (!stream.writableFinished) stream.destroy();
-    });
-    stream.once("close", () => deadline.unsubscribe());
+    if (!this.closed) endGracefully(this.stream, timeout, scheduler, () => this.destroy());
   }
 
   destroy(): void {

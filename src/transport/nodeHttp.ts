@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { SchedulerLike } from "rxjs";
 import { EventFlareError } from "../errors.js";
-import { scheduleOnce } from "../timers.js";
 import type { Connection, ConnectionEnd, ConnectionOwner } from "./Connection.js";
 import { EndReport } from "./EndReport.js";
+import { endGracefully } from "./endGracefully.js";
 import { listen, unlisten } from "./nodeListeners.js";
 
 /** A node:http response, or an http2 compatibility-API response. */
@@ -114,15 +114,7 @@ export class NodeHttpConnection implements Connection {
 
   end(timeout: number, scheduler: SchedulerLike): void {
     const res = this.response as ServerResponse;
-    if (res.writableEnded || this.closed) return;
-    res.end();
-    if (res.writableFinished) return;
-    // A client that never reads would hold the queued bytes, and the server, forever.
-    const deadline = scheduleOnce(scheduler, timeout, () => {
-      if (!res.writableFinished) this.destroy();
-    });
-    res.once("finish", () => deadline.unsubscribe());
-    res.once("close", () => deadline.unsubscribe());
+    if (!res.writableEnded && !this.closed) endGracefully(res, timeout, scheduler, () => this.destroy());
   }
 
   destroy(): void {

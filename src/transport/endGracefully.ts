@@ -1,0 +1,24 @@
+import type { Writable } from "node:stream";
+import type { SchedulerLike } from "rxjs";
+import { scheduleOnce } from "../timers.js";
+
+/**
+ * Ends `writable` and lets what it queued drain; a client that has not taken it within `timeout` milliseconds
+ * (measured on `scheduler`) is dropped with `drop`, since a client that never reads would hold the queued bytes, and
+ * the server, forever. The deadline goes as soon as the writable finishes or closes.
+ */
+export function endGracefully(
+  writable: Pick<Writable, "end" | "writableFinished" | "once">,
+  timeout: number,
+  scheduler: SchedulerLike,
+  drop: () => void,
+): void {
+  writable.end();
+  if (writable.writableFinished) return;
+  const deadline = scheduleOnce(scheduler, timeout, () => {
+    if (!writable.writableFinished) drop();
+  });
+  const cancel = () => deadline.unsubscribe();
+  writable.once("finish", cancel);
+  writable.once("close", cancel);
+}
