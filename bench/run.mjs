@@ -12,6 +12,10 @@
 //              --bp-n=1000 --bp-size=1024 --bp-rate=50 --bp-rate-events=500 --bp-burst-m=200 --bp-repeats=5
 //              --bp-storm=1000 --redis-server=PATH
 //
+// The runtimes section (runtimes-section.mjs: event-flare's Fetch path on Node, Bun and Deno, the same server code)
+// runs after the throughput phase, unless --only leaves it out or --skip-runtimes is given; --only=runtimes runs it
+// alone. Its flags: --rt-n=1000 --rt-size=1024 --rt-m=200 --rt-repeats=3 --rt-runtimes=node,bun,deno
+//
 // Other flags: --repeats=K  --messages=M  --impl=raw,event-flare,…  --payloads=64,1024  --paces=immediate,burst
 //              --mem-n=N  --skip-mem  --mem-only  --cell-timeout=SECONDS  --pin (taskset: server CPU 0, client CPU 1)
 //              --paces=steady [--steady-ms=100]  (not in the default matrix: one broadcast every steady-ms, a light load
@@ -40,6 +44,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BACKPLANE_FLAGS, backplaneMarkdown, backplaneSection } from "./backplane-section.mjs";
 import { median } from "./common.mjs";
+import { RUNTIME_FLAGS, runtimesMarkdown, runtimesSection } from "./runtimes-section.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
@@ -83,7 +88,9 @@ const known = new Set([
   "inject-fault",
   "steady-ms",
   "skip-backplane",
+  "skip-runtimes",
   ...BACKPLANE_FLAGS,
+  ...RUNTIME_FLAGS,
 ]);
 for (const name of Object.keys(args)) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
 
@@ -91,12 +98,17 @@ const list = (value) => String(value).split(",").filter(Boolean);
 const quick = args.quick === true || process.env.BENCH_QUICK === "1";
 const allNs = quick ? [100, 1000] : [100, 1000, 5000];
 const onlyList = args.only !== undefined ? list(args.only) : undefined;
-const Ns = onlyList !== undefined ? onlyList.filter((v) => v !== "backplane").map(Number) : allNs;
+const Ns = onlyList !== undefined ? onlyList.filter((v) => v !== "backplane" && v !== "runtimes").map(Number) : allNs;
 // The backplane section: by default after the rest; with --only, when it names "backplane".
 const runBackplane =
   args["skip-backplane"] !== true &&
   (onlyList !== undefined ? onlyList.includes("backplane") : args["mem-only"] !== true);
-// --only=backplane alone: neither the memory nor the throughput phase.
+// The runtimes section (Fetch path on Node, Bun, Deno): by default after the throughput phase; with --only, when it
+// names "runtimes".
+const runRuntimes =
+  args["skip-runtimes"] !== true &&
+  (onlyList !== undefined ? onlyList.includes("runtimes") : args["mem-only"] !== true);
+// --only=backplane (or runtimes) alone: neither the memory nor the throughput phase.
 const backplaneOnly = onlyList !== undefined && Ns.length === 0;
 const repeats = Number(args.repeats ?? (quick ? 1 : 3));
 const M = Number(args.messages ?? 200);
@@ -122,6 +134,14 @@ if (injectFault !== undefined && !["drop", "duplicate", "reorder", "truncate"].i
 const IMPLEMENTATIONS = [
   { key: "raw", impl: "raw", label: "raw node:http" },
   { key: "event-flare", impl: "event-flare", flushInterval: 0, label: "event-flare" },
+  {
+    key: "event-flare-fetch",
+    impl: "event-flare-fetch",
+    flushInterval: 0,
+    label: "event-flare Fetch (Hono on @hono/node-server)",
+    paces: ["immediate", "burst"],
+    memory: false,
+  },
   { key: "better-sse", impl: "better-sse", label: "better-sse 0.16" },
   { key: "sse-channel", impl: "sse-channel", label: "sse-channel 4" },
   {
@@ -715,6 +735,10 @@ function markdown(info, cells, memory) {
   return { text: lines.join("\n"), targets };
 }
 
+const sameCell = (n, size, pace) => (r) => r.n === n && r.size === size && r.pace === pace;
+/** The raw runs, for targets that compare two implementations other than raw (set by save()). */
+let runsForTargets = [];
+
 function evaluateTargets(cells, memory) {
   const out = [];
   const get = (impl, n, size, pace) => cells.get(`${impl}|${n}|${size}|${pace}`);
@@ -734,6 +758,29 @@ function evaluateTargets(cells, memory) {
         if (pace === "burst" && Number.isFinite(b)) {
           out.push({ target: "burst events/s ≥ 4× better-sse", cell, ratio: b, met: b >= 4 });
         }
+      }
+    }
+  }
+  // The Fetch path against event-flare's node:http path, measured in the same cells.
+  for (const size of payloads) {
+    for (const pace of ["immediate", "burst"].filter((p) => paces.includes(p))) {
+      const fetchCell = get("event-flare-fetch", 1000, size, pace);
+      const nodeCell = get("event-flare", 1000, size, pace);
+      if (fetchCell === undefined || nodeCell === undefined) continue;
+      const r = pairedRatio(
+        runsForTargets,
+        "event-flare-fetch",
+        "event-flare",
+        sameCell(1000, size, pace),
+        "eventsPerSec",
+      );
+      if (Number.isFinite(r)) {
+        out.push({
+          target: "Fetch path events/s ≥ 0.7× event-flare node:http",
+          cell: `N=1000, ${sizeLabel(size)}, ${pace}`,
+          ratio: r,
+          met: r >= 0.7,
+        });
       }
     }
   }
@@ -798,6 +845,8 @@ const runs = [];
 const mem = [];
 /** The backplane section's result (backplane-section.mjs), once it ran. */
 let backplane;
+/** The runtimes section's result (runtimes-section.mjs), once it ran. */
+let runtimes;
 const settings = {
   quick,
   Ns,
@@ -813,9 +862,11 @@ const settings = {
   maxAttempts,
   rotateImpls,
   backplane: runBackplane,
+  runtimes: runRuntimes,
 };
 
 function save(status, error) {
+  runsForTargets = runs;
   const cells = aggregate(runs);
   const memory = aggregateMemory(mem);
   const { text, targets } = markdown(info, cells, memory);
@@ -833,12 +884,14 @@ function save(status, error) {
         memory: [...memory.values()],
         targets,
         backplane,
+        runtimes,
       },
       null,
       2,
     )}\n`,
   );
-  const full = backplane === undefined ? text : `${text}\n${backplaneMarkdown(backplane)}`;
+  let full = backplane === undefined ? text : `${text}\n${backplaneMarkdown(backplane)}`;
+  if (runtimes !== undefined) full = `${full}\n${runtimesMarkdown(runtimes)}`;
   writeFileSync(mdPath, `${full}\n`);
   return full;
 }
@@ -861,6 +914,21 @@ async function main() {
         save("running");
       }
     }
+  }
+  if (runRuntimes) {
+    runtimes = await runtimesSection({
+      args,
+      log,
+      Child,
+      step,
+      procStat,
+      waitForQuiet,
+      cellTimeoutMs,
+      connectTimeoutMs,
+      maxAttempts,
+      retryCores,
+    });
+    save("running");
   }
   if (runBackplane) {
     backplane = await backplaneSection({

@@ -1,7 +1,8 @@
 // The SERVER child: one implementation behind a plain node:http server on 127.0.0.1, driven over IPC by run.mjs.
 // Its CPU and memory are measured here, alone: the clients live in another process.
 //
-// argv[2] is JSON: { impl: "raw" | "event-flare" | "better-sse" | "sse-channel", flushInterval?, snapshotDir?,
+// argv[2] is JSON: { impl: "raw" | "event-flare" | "event-flare-fetch" | "better-sse" | "sse-channel", flushInterval?,
+//                    snapshotDir?,
 //                    eventFlareEntry? (path of the event-flare ESM entry to import instead of the package),
 //                    fault?, faultSeq? (self-test for raw: see faulty() below),
 //                    backplane? (event-flare only: { url, nodeId, historySize?, countReplays? }: the channel and
@@ -95,6 +96,34 @@ async function createImpl(name) {
         broadcast(_seq, data) {
           return channel.broadcastAll(data);
         },
+        count: () => channel.getActiveConnections(),
+      };
+    }
+    case "event-flare-fetch": {
+      // The Fetch path: Hono on @hono/node-server, `fromRequest` per request, the same channel and session options.
+      const entry = config.eventFlareEntry !== undefined ? pathToFileURL(config.eventFlareEntry).href : "event-flare";
+      const fetchEntry =
+        config.eventFlareEntry !== undefined
+          ? pathToFileURL(path.join(path.dirname(config.eventFlareEntry), "fetch", "index.js")).href
+          : "event-flare/fetch";
+      const [{ BroadcastStream }, { fromRequest }, { Hono }, { getRequestListener }] = await Promise.all([
+        import(entry),
+        import(fetchEntry),
+        import("hono"),
+        import("@hono/node-server"),
+      ]);
+      const options = { heartbeatInterval: HEARTBEAT_MS, flushInterval: config.flushInterval ?? 0 };
+      const channel = new BroadcastStream("bench");
+      const app = new Hono();
+      app.get("/", (c) => {
+        const { session, response } = fromRequest(c.req.raw, options);
+        channel.register(session);
+        return response;
+      });
+      const listener = getRequestListener(app.fetch);
+      return {
+        handle: (req, res) => listener(req, res),
+        broadcast: (_seq, data) => channel.broadcastAll(data),
         count: () => channel.getActiveConnections(),
       };
     }

@@ -98,6 +98,7 @@ beforeAll(() => {
       join(work, tarball.filename),
       `rxjs@${versionOf("rxjs")}`,
       `@types/node@${versionOf("@types/node")}`,
+      `fastify@${versionOf("fastify")}`, // the optional peer, for the event-flare/fastify consumer
     ],
     app,
   );
@@ -170,12 +171,16 @@ describe("the packed tarball, installed in a fresh project", () => {
   });
 
   it("type-checks ESM and CommonJS consumers with --strict and the library check on", () => {
-    for (const consumer of ["consumer.mts", "consumer.cts", "client.mts", "client.cts"]) {
+    for (const consumer of ["consumer.mts", "consumer.cts", "transports.mts", "client.mts", "client.cts"]) {
       copyFileSync(join(root, "test", "package", consumer), join(app, consumer));
     }
     expect(strictCheck).not.toContain("--skipLibCheck");
     // tsc exits non-zero on any error, in the consumers or in the shipped .d.ts files; run() then throws with it.
-    run(process.execPath, [tsc, ...strictCheck, "--types", "node", "consumer.mts", "consumer.cts"], app);
+    run(
+      process.execPath,
+      [tsc, ...strictCheck, "--types", "node", "consumer.mts", "consumer.cts", "transports.mts"],
+      app,
+    );
     // The client as a browser sees it: the DOM library and no Node types at all.
     const browser = {
       compilerOptions: { strict: true, noEmit: true, module: "nodenext", lib: ["es2022", "dom"], types: [] },

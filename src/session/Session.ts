@@ -3,11 +3,15 @@ import type { Backplane, SendResult } from "../backplane/Backplane.js";
 import { describeError, escapeForLog } from "../describe.js";
 import { readLastEventId } from "../lastEventId.js";
 import { type BackplaneOption, resolveSessionOptions, type SessionOptions } from "../options.js";
+import type { Connection } from "../transport/Connection.js";
 import { NodeHttpConnection, type NodeRequest, type NodeResponse } from "../transport/nodeHttp.js";
 import { ConnectionState, type SessionClosedEvent, type SessionLifecycleEvent } from "./lifecycle.js";
 import { SessionCore } from "./SessionCore.js";
 
 export type { SessionEmitterEvents } from "./SessionCore.js";
+
+/** The connection {@link openSession} hands to the constructor; set only for the duration of that call. */
+let handedOver: Connection | undefined;
 
 /**
  * Event names mapped to the type of their data. `Session<{ price: Price }>` only sends `Price` as `price`.
@@ -65,7 +69,9 @@ export class Session<
    * @throws EventFlareError `INVALID_OPTION` for a bad option, `INVALID_ARGUMENT` when `req`/`res` are not a request and response.
    */
   constructor(req: NodeRequest, res: NodeResponse, options?: SessionOptions & BackplaneOption<TBackplane>) {
-    super(new NodeHttpConnection(req, res), readLastEventId(req), resolveSessionOptions(options));
+    const connection = handedOver ?? new NodeHttpConnection(req, res);
+    handedOver = undefined;
+    super(connection, readLastEventId(connection.request), resolveSessionOptions(options));
   }
 
   /**
@@ -176,5 +182,22 @@ export class Session<
     }
     this.dispatch({ type: "source-error", sessionId: this.sessionId, error });
     this.finish("source-error", error);
+  }
+}
+
+/**
+ * @internal The one door for transports other than a node:http `(req, res)` pair (the Fetch API, the HTTP/2 stream
+ * API): a real {@link Session} on `connection`. The constructor keeps the seed's `(req, res, options)` shape and never
+ * guesses the transport from its arguments; the adapters' entry points (`fromRequest`, `fromHttp2Stream`) come here.
+ */
+export function openSession<TEvents extends EventMap, TBackplane extends Backplane | undefined>(
+  connection: Connection,
+  options: (SessionOptions & BackplaneOption<TBackplane>) | undefined,
+): Session<TEvents, TBackplane> {
+  handedOver = connection;
+  try {
+    return new Session<TEvents, TBackplane>(undefined as never, undefined as never, options);
+  } finally {
+    handedOver = undefined;
   }
 }
