@@ -75,10 +75,12 @@ export interface ChannelLink {
    */
   publishTo(sessionIds: readonly string[], data: string, event: string | undefined): Promise<EventId>;
   /**
-   * The channel's kept events after `after`, as the backplane holds them now (requests of one tick share one read).
-   * Some may also reach the session live; the session drops what it already has.
+   * The channel's kept events after `after`, up to `upTo` inclusive (requests of one tick share one read). A node
+   * asks only up to what it has already handed out: everything newer reaches its sessions live, in order, so a
+   * replay never runs ahead of the live stream of another channel. With `upTo` equal to `after`, it only checks that
+   * the backplane can vouch for `after` (`unknown` when no event had that id yet, `too-old` when history was lost).
    */
-  replay(after: EventId): Promise<BackplaneReplay>;
+  replay(after: EventId, upTo: EventId): Promise<BackplaneReplay>;
   /** How many members this node has; the backplane adds the counts of every live node. */
   reportMembers(count: number): void;
   /** The channel's members on every live node. */
@@ -101,7 +103,8 @@ export interface SessionLink {
   /**
    * Opens the session on this node: events sent to its id arrive at `feed` from now on. Resolves with its kept
    * events after `after` (an id, or a text that is not one), or the newest `replayLast` when `after` is undefined;
-   * undefined when there is nothing to replay.
+   * undefined when there is nothing to replay. The replay holds only events that will not also reach `feed`, so
+   * replayed and live events meet without overlap.
    */
   open(
     feed: BackplaneFeed,

@@ -9,14 +9,19 @@ import type { EventMap, Session } from "../session/Session.js";
 import type { ChannelDelivery, ChannelHost } from "./ChannelDelivery.js";
 import type { Membership } from "./Membership.js";
 
+/** Reads of the backplane one replay may take when the ring keeps moving past their end (a very busy channel). */
+const MAX_REPLAY_READS = 3;
+
 /**
  * A channel on a backplane. Ids come from the cluster's clock, so they are the same on every node and totally ordered
  * with every other channel's and session's. A broadcast is appended to the channel's stream and delivered by every
  * node (this one too) when it reads it back, in stream order, once: there is one delivery path.
  *
  * Replay: from the ring this node keeps (the channel's newest events, filled as they are read) when it covers the
- * Last-Event-ID, else from the backplane, where the reads of one tick for one channel are shared. The session holds its
- * live events meanwhile, so the replay and the live stream meet with no gap and no duplicate.
+ * Last-Event-ID, else from the backplane up to where the ring takes over, where the reads of one tick for one channel
+ * are shared. A replay never holds an event newer than this node has handed out: those reach the session live, in
+ * id order with its other channels'. The session holds its live events meanwhile, so the replay and the live stream
+ * meet with no gap and no duplicate.
  */
 export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDelivery<TEvents>, BackplaneFeed {
   private readonly link: ChannelLink;
@@ -66,43 +71,64 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
   }
 
   replayTo(session: Session<TEvents>): void {
-    if (this.ring !== undefined && this.replayFromRing(session, this.ring)) return;
+    if (this.ring !== undefined && this.replayFromRing(session, this.ring) === undefined) return;
     const ticket = session.replayLater();
     const replay = () => {
-      if (this.ring !== undefined && this.replayFromRing(session, this.ring, ticket)) return;
+      const ring = this.ring as History;
+      const missing = this.replayFromRing(session, ring, ticket);
       const since = session.replayPoint;
       const after = typeof since === "string" ? parseEventId(since) : since;
-      if (after === undefined) return ticket.gap(this.source, "malformed");
-      this.replayRemotely(after, ticket, false);
+      if (missing === undefined || after === undefined) return;
+      if (missing === "too-old") this.replayRemotely(after, ticket, 0);
+      else this.vouchFor(after, ticket);
     };
     if (this.ring === undefined) this.waiting.push(replay);
     else replay();
   }
-
   countAll(): Promise<number> {
     return this.link.countAll();
   }
 
-  /** Serves a replay the ring cannot: from the last read when it covers `after`, else from a (shared) read. */
-  private replayRemotely(after: EventId, ticket: ReplayTicket, waited: boolean): void {
+  /**
+   * A Last-Event-ID newer than anything this node has read of the channel: the client was on a node that is ahead.
+   * Once the backplane confirms the id was issued, nothing is replayed and the live events up to it (this node reads
+   * them later) are dropped; an id the backplane never issued is a gap.
+   */
+  private vouchFor(after: EventId, ticket: ReplayTicket): void {
+    this.link.replay(after, after).then(
+      (result) => (result.ok ? ticket.deliver([], after) : ticket.gap(this.source, result.reason)),
+      () => ticket.gap(this.source, "lost"),
+    );
+  }
+
+  /**
+   * Serves a replay from before the ring's oldest events: the backplane's events from `after` up to where the ring
+   * takes over, then the ring's. Reads are shared (requests that arrive while one is in flight wait for it and try
+   * it first). A ring that moved past the read's end while it was in flight is read again, a bounded number of times.
+   */
+  private replayRemotely(after: EventId, ticket: ReplayTicket, attempts: number): void {
     const served = this.fromLastRead(after);
     if (served !== undefined) {
       ticket.deliver(served, after);
       return;
     }
-    if (this.reading !== undefined && !waited) {
-      this.reading.then(() => this.replayRemotely(after, ticket, true));
+    if (this.reading !== undefined && attempts === 0) {
+      this.reading.then(() => this.replayRemotely(after, ticket, attempts + 1));
       return;
     }
-    const read = this.link.replay(after).then(
+    if (attempts > MAX_REPLAY_READS || this.ring === undefined) {
+      ticket.gap(this.source, "too-old");
+      return;
+    }
+    const upTo = this.ring.completeAfter;
+    const read = this.link.replay(after, upTo).then(
       (result) => {
         if (!result.ok) {
           ticket.gap(this.source, result.reason);
           return;
         }
-        const frames = result.events.map(backplaneFrame);
-        this.lastRead = { after, upTo: frames[frames.length - 1]?.id ?? after, frames };
-        ticket.deliver(frames, after);
+        this.lastRead = { after, upTo, frames: result.events.map(backplaneFrame) };
+        this.replayRemotely(after, ticket, attempts + 1);
       },
       () => ticket.gap(this.source, "lost"),
     );
@@ -114,8 +140,7 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
 
   /**
    * The events after `after` from the last read and the ring, when together they hold them all: the read covers
-   * `after`, and the ring holds everything after the read's newest event (or has not yet seen it: then the events
-   * after it still reach the session live).
+   * `after`, and the ring still holds everything after the read's end.
    */
   private fromLastRead(after: EventId): OutboundFrame[] | undefined {
     const read = this.lastRead;
@@ -164,29 +189,30 @@ export class BackplaneDelivery<TEvents extends EventMap> implements ChannelDeliv
 
   /**
    * Serves a replay from the ring when it can: a fresh client (replayLast), or a Last-Event-ID the ring covers.
-   * Returns false when the backplane must be asked.
+   * Returns why the backplane must be asked (the id is older than the ring, or newer than anything read here), or
+   * undefined when served.
    */
   private replayFromRing(
     session: Session<TEvents>,
     ring: History,
-    ticket?: ReturnType<Session<TEvents>["replayLater"]>,
-  ): boolean {
+    ticket?: ReplayTicket,
+  ): "too-old" | "unknown" | undefined {
     const since = session.replayPoint;
-    const deliver = (frames: Parameters<Session<TEvents>["deliverReplay"]>[0]) =>
+    const deliver = (frames: readonly OutboundFrame[]) =>
       ticket === undefined ? session.deliverReplay(frames) : ticket.deliver(frames);
     if (since === undefined) {
       deliver(this.options.replayLast > 0 ? ring.last(this.options.replayLast) : []);
-      return true;
+      return undefined;
     }
     const result = ring.after(since);
     if (result.ok) {
       deliver(result.entries);
-      return true;
+      return undefined;
     }
-    if (result.reason !== "malformed") return false;
-    if (ticket === undefined) session.signalGap(this.source, "malformed");
-    else ticket.gap(this.source, "malformed");
-    return true;
+    if (result.reason === "too-old" || result.reason === "unknown") return result.reason;
+    if (ticket === undefined) session.signalGap(this.source, result.reason);
+    else ticket.gap(this.source, result.reason);
+    return undefined;
   }
 
   private followed(kept: readonly BackplaneEvent[], floor: EventId): void {

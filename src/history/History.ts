@@ -123,6 +123,13 @@ export class History {
     return { ok: true, entries };
   }
 
+  /** Every event after this id is retained here: a replay from it on needs nothing older (the floor, or the newest dropped). */
+  get completeAfter(): EventId {
+    this.expire();
+    const dropped = this.droppedUpTo;
+    return dropped !== undefined && compareEventIds(dropped, this.floor) > 0 ? dropped : this.floor;
+  }
+
   /** The newest `n` retained entries, oldest first. */
   last(n: number): HistoryEntry[] {
     this.expire();

@@ -203,6 +203,7 @@ export class RedisBackplane implements Backplane {
       upkeep: this.upkeep,
       send: (data, event) => this.send([sessionId], options.explicit, data, event),
       newest: () => this.subscriber.newest,
+      directFrom: () => this.subscriber.handsAfter(this.keys.direct),
       attach: (feed) => this.attach(sessionId, feed),
     });
   }

@@ -21,6 +21,8 @@ interface Followed {
   readonly handler: StreamHandler;
   /** The id of the last event handled (or the stream's newest entry when following began). */
   position: EventId | undefined;
+  /** The position delivery started from (set by {@link Subscriber.start}). */
+  startedAt: EventId | undefined;
   /** Resolves once the position is known (set by {@link Subscriber.start}). */
   started: Promise<void>;
   markStarted: () => void;
@@ -82,7 +84,7 @@ export class Subscriber {
     const started = new Promise<void>((resolve) => {
       markStarted = resolve;
     });
-    this.streams.set(key, { handler, position: undefined, started, markStarted });
+    this.streams.set(key, { handler, position: undefined, startedAt: undefined, started, markStarted });
     try {
       await this.connections.subscriber.subscribe(key, this.listener);
     } catch (error) {
@@ -96,7 +98,19 @@ export class Subscriber {
     const followed = this.streams.get(key);
     if (followed === undefined || followed.position !== undefined) return;
     followed.position = position;
+    followed.startedAt = position;
     followed.markStarted();
+  }
+
+  /**
+   * Where `key`'s handler stands as of now: every event of the stream after the id this resolves with reaches the
+   * handler from now on (the position now, or, before delivery has started, the position it starts from). Undefined
+   * when `key` is not followed.
+   */
+  handsAfter(key: string): Promise<EventId | undefined> {
+    const followed = this.streams.get(key);
+    if (followed?.position !== undefined) return Promise.resolve(followed.position);
+    return followed === undefined ? Promise.resolve(undefined) : followed.started.then(() => followed.startedAt);
   }
 
   /** Stops following `key`. */

@@ -22,6 +22,7 @@ export interface ChannelLinkParts {
 /** A request to replay the channel after an id, waiting for the tick's shared read. */
 interface ReplayRequest {
   readonly after: EventId;
+  readonly upTo: EventId;
   resolve(result: BackplaneReplay): void;
   reject(error: unknown): void;
 }
@@ -30,7 +31,8 @@ interface ReplayRequest {
  * One channel on the Redis backplane: its stream `{prefix}:c:<channel>`, followed by the node's reader.
  *
  * Replays are shared: every request of one tick for this channel is served by one script call that reads the stream
- * from the oldest id asked for, so a storm of reconnects costs one read per channel per tick, not one per client.
+ * from the oldest id asked for to the newest bound, so a storm of reconnects costs one read per channel per tick, not
+ * one per client.
  */
 export class RedisChannelLink implements ChannelLink {
   private readonly key: string;
@@ -84,10 +86,10 @@ export class RedisChannelLink implements ChannelLink {
     return this.parts.send(sessionIds, data, event);
   }
 
-  replay(after: EventId): Promise<BackplaneReplay> {
+  replay(after: EventId, upTo: EventId): Promise<BackplaneReplay> {
     return new Promise((resolve, reject) => {
       if (this.requests.length === 0) process.nextTick(() => this.readForRequests());
-      this.requests.push({ after, resolve, reject });
+      this.requests.push({ after, upTo, resolve, reject });
     });
   }
 
@@ -107,16 +109,22 @@ export class RedisChannelLink implements ChannelLink {
     this.parts.forget();
   }
 
-  /** Serves every pending replay request with one read from the oldest id asked for. */
+  /** Serves every pending replay request with one read, from the oldest id asked for to the newest bound. */
   private readForRequests(): void {
     const requests = this.requests;
     this.requests = [];
-    let oldest = (requests[0] as ReplayRequest).after;
-    for (const request of requests) if (compareEventIds(request.after, oldest) < 0) oldest = request.after;
+    const first = requests[0] as ReplayRequest;
+    let oldest = first.after;
+    let newest = first.upTo;
+    for (const { after, upTo } of requests) {
+      if (compareEventIds(after, oldest) < 0) oldest = after;
+      newest = maxEventId(newest, upTo);
+    }
     const { connections } = this.parts;
-    connections.run(SCRIPTS.replay, [this.parts.keys.clock, this.key], [formatEventId(oldest), "+"]).then(
+    const args = [formatEventId(oldest), formatEventId(newest)];
+    connections.run(SCRIPTS.replay, [this.parts.keys.clock, this.key], args).then(
       (reply) => {
-        for (const request of requests) request.resolve(standingReplay(reply, request.after));
+        for (const request of requests) request.resolve(standingReplay(reply, request.after, request.upTo));
       },
       (error: unknown) => {
         for (const request of requests) request.reject(error);

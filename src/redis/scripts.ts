@@ -143,8 +143,9 @@ return out
 
 /**
  * KEYS: clock, session stream, session settings. ARGV: ttl to hold it while open, after ('' for none), last (newest
- * n when no after), historySize, historyTtl, since ('' for none). Creates the history when missing, keeps its
- * settings (for senders on other nodes), holds it, and returns where it stands.
+ * n when no after), historySize, historyTtl, since ('' for none), up to (the newest id to replay; '+' for all).
+ * Creates the history when missing, keeps its settings (for senders on other nodes), holds it, and returns where it
+ * stands.
  *
  * A history created for a fresh client (no Last-Event-ID) starts at 'since', the newest id its node had delivered
  * when the session opened: the session may already have received channel events newer than that, and a client
@@ -160,9 +161,9 @@ genesis(KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[3], 'n', ARGV[4], 't', ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[1])
-if ARGV[2] ~= '' then return standing(KEYS[1], KEYS[2], ARGV[2]) end
+if ARGV[2] ~= '' then return standing(KEYS[1], KEYS[2], ARGV[2], ARGV[7]) end
 if tonumber(ARGV[3]) == 0 then return { '', '', '', {} } end
-local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', tonumber(ARGV[3]) + 1)
+local newest = redis.call('XREVRANGE', KEYS[2], ARGV[7], '-', 'COUNT', tonumber(ARGV[3]) + 1)
 return { '', '', '', newest }
 `;
 

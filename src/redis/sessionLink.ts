@@ -15,6 +15,8 @@ export interface SessionLinkParts {
   send(data: string, event: string | undefined): Promise<EventId>;
   /** The newest id this node has delivered. */
   newest(): EventId;
+  /** Where the direct stream stands as of now: its events after this id reach this node's sessions from now on. */
+  directFrom(): Promise<EventId | undefined>;
   /** Delivers the direct stream's events for this id to `feed`; returns how to stop. */
   attach(feed: BackplaneFeed): () => void;
 }
@@ -39,9 +41,11 @@ export class RedisSessionLink implements SessionLink {
     after: string | EventId | undefined,
     replayLast: number,
   ): Promise<BackplaneReplay | undefined> {
-    // Direct events are delivered from now on; the replay below is merged with them by id.
+    // Direct events after `live` are delivered from now on: the replay below stops there, so the two do not overlap
+    // and the replay never runs ahead of what this node hands its sessions from the channels.
     this.detach = this.parts.attach(feed);
     if (!this.options.explicit) return undefined;
+    const live = this.parts.directFrom();
     const { keys, upkeep, connections } = this.parts;
     this.opened = true;
     upkeep.sessionOpened(this.sessionId, this.options.historyTtl);
@@ -51,6 +55,7 @@ export class RedisSessionLink implements SessionLink {
       await this.touch();
       return { ok: false, reason: "malformed" };
     }
+    const upTo = await live;
     const reply = await connections.run(
       SCRIPTS.openSession,
       [keys.clock, keys.session(this.sessionId), keys.sessionSettings(this.sessionId)],
@@ -61,9 +66,10 @@ export class RedisSessionLink implements SessionLink {
         String(this.options.historySize),
         String(this.options.historyTtl),
         opensAt,
+        upTo === undefined ? "+" : formatEventId(upTo),
       ],
     );
-    if (since !== undefined) return standingReplay(reply, since);
+    if (since !== undefined) return standingReplay(reply, since, upTo);
     if (replayLast === 0) return undefined;
     const newest = parseEntries((reply as unknown[])[3])
       .filter((entry) => !isGenesis(entry))
@@ -91,7 +97,7 @@ export class RedisSessionLink implements SessionLink {
     await connections.run(
       SCRIPTS.openSession,
       [keys.clock, keys.session(this.sessionId), keys.sessionSettings(this.sessionId)],
-      [hold, "", "0", String(this.options.historySize), String(this.options.historyTtl), ""],
+      [hold, "", "0", String(this.options.historySize), String(this.options.historyTtl), "", "+"],
     );
   }
 }

@@ -48,9 +48,10 @@ export class SessionWriter implements Flushable, Beating {
   private deadline: Unsubscribable | undefined;
   private lastId: EventId | undefined;
   /**
-   * When set, live frames at or below it, or at or below the newest id written, are dropped. A session on a
-   * backplane sets it: there a frame can reach it both from a replay read in Redis and live from a node that read
-   * Redis later, and ids are comparable cluster-wide. In one process live frames only ever come newer.
+   * When set, live frames at or below it are dropped. A session on a backplane sets it to the Last-Event-ID it came
+   * with: a client that was on a node ahead of this one already has the events this node has yet to read. Live
+   * frames are never compared with the newest id written: a replay only holds events this node has handed out, so
+   * an older live frame of another channel can only be one the client has not seen.
    */
   private floor: EventId | undefined;
   private closed = false;
@@ -77,7 +78,7 @@ export class SessionWriter implements Flushable, Beating {
   /** Queues a live frame for the next flush. Live frames are written in the order they were queued. */
   write(frame: OutboundFrame): void {
     if (this.closed) return;
-    if (this.floor !== undefined && frame.id !== undefined && this.alreadySent(frame.id)) return;
+    if (this.floor !== undefined && frame.id !== undefined && compareEventIds(frame.id, this.floor) <= 0) return;
     if (this.backlog !== undefined) this.backlog.addLive(frame);
     else if (this.first === undefined) this.first = frame;
     else if (this.rest === undefined) this.rest = [frame];
@@ -111,15 +112,10 @@ export class SessionWriter implements Flushable, Beating {
     this.enterBacklog().pending += 1;
   }
 
-  /** Drops live frames at or below `id` (and at or below the newest id written) from now on: the client has them. */
+  /** Drops live frames at or below `id` from now on: the client has them. */
   raiseFloor(id: EventId): void {
     if (this.floor === undefined || compareEventIds(id, this.floor) > 0) this.floor = id;
     if (this.backlog !== undefined) this.backlog.floor = this.floor;
-  }
-
-  private alreadySent(id: EventId): boolean {
-    const floor = this.floor as EventId;
-    return compareEventIds(id, floor) <= 0 || (this.lastId !== undefined && compareEventIds(id, this.lastId) <= 0);
   }
 
   private enterBacklog(): ReplayBacklog {
