@@ -1,6 +1,6 @@
-import { BehaviorSubject, type Observable, Subscription } from "rxjs";
+import { type Observable, Subscription } from "rxjs";
 import type { Backplane, SendResult } from "../backplane/Backplane.js";
-import { describeError, describeValue, escapeForLog } from "../describe.js";
+import { describeError, escapeForLog } from "../describe.js";
 import { assertFieldValue } from "../encode.js";
 import { EventFlareError } from "../errors.js";
 import { messageToData } from "../message.js";
@@ -12,14 +12,16 @@ import {
   resolveBroadcastStreamOptions,
 } from "../options.js";
 import { emitSafely } from "../reportError.js";
-import { SESSION_PROTOCOL, sessionProtocolOf } from "../session/brand.js";
 import type { EventMap, Session } from "../session/Session.js";
+import { admitSession } from "./admission.js";
 import { BackplaneDelivery } from "./BackplaneDelivery.js";
 import type { ChannelDelivery } from "./ChannelDelivery.js";
 import { RecentDepartures } from "./departures.js";
+import { forwardSource } from "./forwardSource.js";
 import { LocalDelivery } from "./LocalDelivery.js";
 import type { ChannelEmitterEvents, ChannelEvent, ChannelLifecycleEvent, DeregisterReason } from "./lifecycle.js";
 import { Membership } from "./Membership.js";
+import { MemberCount } from "./memberCount.js";
 import { ObservableEmitter } from "./ObservableEmitter.js";
 import { openChannels } from "./openChannels.js";
 import { type SessionSelector, selectMembers } from "./selectMembers.js";
@@ -76,8 +78,8 @@ export class BroadcastStream<
   private readonly delivery: ChannelDelivery<TEvents>;
   /** The members by session id, in registration order; a broadcast hands one frame object to each. */
   private readonly memberships = new Map<string, Membership<TEvents>>();
-  /** The member count as an observable, created on first use. */
-  private connections: BehaviorSubject<number> | undefined;
+  /** The member count as an observable. */
+  private readonly count = new MemberCount(() => this.memberships.size);
   /** Sources given to `broadcastFrom`, ended by `close()`; each is released when it completes or fails. */
   private readonly sources = new Subscription();
   /** Ids of members that left lately: `broadcastSome` skips them rather than calling them unknown. */
@@ -126,31 +128,8 @@ export class BroadcastStream<
    */
   register(session: RegistrableSession<TEvents, TBackplane>): Subscription {
     this.assertOpen();
-    const protocol = sessionProtocolOf(session);
-    if (protocol !== SESSION_PROTOCOL) {
-      const why =
-        protocol === undefined
-          ? `register() takes a Session created with new Session(req, res), got ${describeValue(session)}.`
-          : `register() got a Session from a copy of event-flare that speaks session protocol ${protocol} (this one speaks ${SESSION_PROTOCOL}): install one version of event-flare.`;
-      throw new EventFlareError("INVALID_ARGUMENT", why, { field: "session" });
-    }
-    const member = session as Session<TEvents>;
+    const member = admitSession<TEvents>(session, this.channelId, this.options.backplane);
     const sessionId = member.getSessionId();
-    if (member.backplaneOf !== this.options.backplane) {
-      throw new EventFlareError(
-        "INVALID_ARGUMENT",
-        this.options.backplane === undefined
-          ? `Session ${escapeForLog(sessionId)} lives on a backplane; register it in a channel on the same backplane.`
-          : `Channel "${escapeForLog(this.channelId)}" lives on a backplane; register sessions created with the same backplane option.`,
-        { field: "session" },
-      );
-    }
-    if (member.getConnectionState() !== "CONNECTED") {
-      throw new EventFlareError(
-        "SESSION_CLOSED",
-        `Session ${escapeForLog(sessionId)} is closed and cannot join channel "${escapeForLog(this.channelId)}". Register sessions as they connect.`,
-      );
-    }
     const current = this.memberships.get(sessionId);
     if (current?.session === member) {
       throw new EventFlareError(
@@ -195,11 +174,7 @@ export class BroadcastStream<
    * channel closes. Useful to start an upstream only while somebody listens.
    */
   get activeConnections$(): Observable<number> {
-    if (this.connections === undefined) {
-      this.connections = new BehaviorSubject(this.memberships.size);
-      if (this.closed) this.connections.complete();
-    }
-    return this.connections.asObservable();
+    return this.count.changes$;
   }
 
   /** True when a session with this id is registered. */
@@ -260,32 +235,8 @@ export class BroadcastStream<
    */
   broadcastFrom<K extends keyof TEvents & string>(source$: Observable<TEvents[K]>, eventName?: K): Subscription {
     this.assertOpen();
-    const subscription = new Subscription();
-    this.sources.add(subscription);
-    subscription.add(() => this.sources.remove(subscription));
-    subscription.add(
-      source$.subscribe({
-        next: (value) => {
-          const fail = (error: unknown) => {
-            if (subscription.closed) return;
-            this.failSource(error);
-            subscription.unsubscribe();
-          };
-          try {
-            const sent: string | Promise<string> = this.broadcastAll(value, eventName);
-            if (typeof sent !== "string") sent.catch(fail);
-          } catch (error) {
-            fail(error);
-          }
-        },
-        error: (error: unknown) => {
-          this.failSource(error);
-          subscription.unsubscribe();
-        },
-        complete: () => subscription.unsubscribe(),
-      }),
-    );
-    return subscription;
+    const send = (value: TEvents[K]): string | Promise<string> => this.broadcastAll(value, eventName);
+    return forwardSource(source$, this.sources, send, (error) => this.failSource(error));
   }
 
   /**
@@ -302,7 +253,7 @@ export class BroadcastStream<
     this.delivery.close();
     openChannels.delete(this.registration);
     this.endEvents();
-    this.connections?.complete();
+    this.count.end();
   }
 
   /**
@@ -342,10 +293,7 @@ export class BroadcastStream<
   /** `activeConnections$` emits the member count when it differs from the last one it emitted. */
   private countChanged(): void {
     this.delivery.membersChanged(this.memberships.size);
-    const connections = this.connections;
-    if (connections !== undefined && !connections.closed && connections.value !== this.memberships.size) {
-      connections.next(this.memberships.size);
-    }
+    this.count.changed();
   }
 
   /** @internal Publishes one broadcast on the channel's observable and as `broadcast-success`. */
