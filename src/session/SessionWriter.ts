@@ -215,16 +215,17 @@ export class SessionWriter implements Flushable, Beating {
       this.backlog = undefined;
     } else if (!accepting && budget !== Number.POSITIVE_INFINITY) {
       this.waitingForDrain = true;
-      this.connection.whenDrained(this.drained);
+      // A closure only while waiting: an idle writer holds none.
+      this.connection.whenDrained(() => this.drained());
     } else {
       this.schedule();
     }
   }
 
-  private readonly drained = (): void => {
+  private drained(): void {
     this.waitingForDrain = false;
     if (!this.closed) this.schedule();
-  };
+  }
 
   /** Records the newest id written, and counts the events. */
   private noteWritten(frames: readonly OutboundFrame[]): void {
@@ -252,16 +253,16 @@ export class SessionWriter implements Flushable, Beating {
       this.deadline?.unsubscribe();
       this.deadline = undefined;
     } else if (this.deadline === undefined) {
-      this.deadline = scheduleOnce(this.limits.scheduler, this.limits.drainTimeout, this.deadlinePassed);
+      this.deadline = scheduleOnce(this.limits.scheduler, this.limits.drainTimeout, () => this.deadlinePassed());
     }
   }
 
-  private readonly deadlinePassed = (): void => {
+  private deadlinePassed(): void {
     this.deadline = undefined;
     if (this.closed) return;
     this.bufferedAtFlush = this.connection.bufferedBytes;
     if (this.liveBytes + this.bufferedAtFlush > this.limits.maxBufferedBytes) this.overflow();
-  };
+  }
 
   private overflow(): void {
     this.close(false);
