@@ -16,7 +16,7 @@ import { emitSafely } from "../reportError.js";
 import type { Connection, ConnectionEnd } from "../transport/Connection.js";
 import { BackplaneSession } from "./BackplaneSession.js";
 import { SESSION_BRAND, SESSION_PROTOCOL } from "./brand.js";
-import { flushQueues } from "./flushQueue.js";
+import { flushQueueKey, flushQueues } from "./flushQueue.js";
 import { LocalSessionHistory } from "./LocalSessionHistory.js";
 import {
   type CloseReason,
@@ -114,8 +114,9 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     const { backplane } = options;
     if (backplane !== undefined) this.own = new BackplaneSession(this, backplane, this.sessionId, explicit, options);
     else if (explicit) this.own = new LocalSessionHistory(this, this.sessionId, true, options);
-    const { flushInterval, scheduler } = options;
-    this.writer = new SessionWriter(connection, flushQueues.acquire(flushInterval, scheduler), options, this);
+    const { flushInterval, flushSliceSize, scheduler } = options;
+    const queue = flushQueues.acquire(flushQueueKey(flushInterval, flushSliceSize), scheduler);
+    this.writer = new SessionWriter(connection, queue, options, this);
     // On a backplane an event can come both replayed and live: the writer drops what the client already has.
     if (backplane !== undefined) this.writer.raiseFloor({ ms: 0, seq: 0 });
     const retry = encodeRetry(options.retryInterval);
@@ -342,7 +343,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     leaveHeartbeat(this.writer, this.options.heartbeatInterval, this.options.scheduler);
     const graceful = reason === "server-close" || reason === "source-error" || reason === "replaced";
     this.writer.close(graceful);
-    flushQueues.release(this.options.flushInterval, this.options.scheduler);
+    flushQueues.release(flushQueueKey(this.options.flushInterval, this.options.flushSliceSize), this.options.scheduler);
     if (graceful) {
       this.ending = this.connection.end(this.options.drainTimeout, this.options.scheduler, this.shuttingDown);
     } else if (reason !== "client-disconnect") this.connection.destroy();
