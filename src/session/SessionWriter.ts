@@ -54,6 +54,8 @@ export class SessionWriter implements Flushable, Beating {
    */
   private floor: EventId | undefined;
   private closed = false;
+  /** When bytes last went to the connection (the flush queue's clock), for the heartbeat: see {@link beat}. */
+  private wroteAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly connection: Connection,
@@ -67,9 +69,13 @@ export class SessionWriter implements Flushable, Beating {
     return this.lastId;
   }
 
-  /** Queues a heartbeat (called by the shared heartbeat timer). While a replay flows, its frames keep the stream alive. */
-  beat(): void {
-    if (this.backlog !== undefined || this.closed) return;
+  /**
+   * Queues a heartbeat (called by the shared heartbeat timer, once per period), unless the session wrote after
+   * `busySince`: a stream that was not idle needs none, so busy streams pay nothing for heartbeats. While a replay
+   * flows, its frames keep the stream alive.
+   */
+  beat(busySince: number): void {
+    if (this.wroteAt > busySince || this.backlog !== undefined || this.closed) return;
     counters.heartbeats += 1;
     this.write(HEARTBEAT);
   }
@@ -178,6 +184,7 @@ export class SessionWriter implements Flushable, Beating {
     this.first = undefined;
     this.rest = undefined;
     this.liveBytes = 0;
+    this.wroteAt = this.queue.now;
     counters.bytesWritten += bytes;
     if (rest === undefined) {
       this.connection.write(first.frame);
@@ -206,6 +213,7 @@ export class SessionWriter implements Flushable, Beating {
     });
     let accepting = true;
     if (frames.length > 0) {
+      this.wroteAt = this.queue.now;
       const chunks = batch(frames, undefined);
       accepting = this.connection.writeBatch(chunks);
       for (const chunk of chunks) counters.bytesWritten += chunk.length;
