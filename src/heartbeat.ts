@@ -1,11 +1,11 @@
 import { asyncScheduler, interval, Observable, type SchedulerLike, type Subscription, type Unsubscribable } from "rxjs";
 import { SharedPerScheduler } from "./perScheduler.js";
-import { scheduleOnce } from "./timers.js";
+import { clockOf, scheduleOnce } from "./timers.js";
 
 /** Something that writes a heartbeat when the shared timer ticks. */
 export interface Beating {
   /**
-   * Called once per period. `busySince` is the scheduler's time a third of a period ago: a member that wrote after it
+   * Called once per period. `busySince` is the scheduler's time ({@link clockOf}) a third of a period ago: a member that wrote after it
    * may skip this heartbeat (the next one then comes at most 4/3 of a period after its last write).
    */
   beat(busySince: number): void;
@@ -79,7 +79,7 @@ class HeartbeatGroup {
     this.nextSlice = undefined;
     const cursor = this.cursor;
     if (cursor === undefined) return;
-    const busySince = this.scheduler.now() - this.period * BUSY_FRACTION;
+    const busySince = clockOf(this.scheduler) - this.period * BUSY_FRACTION;
     let member = this.ahead ?? cursor.next().value;
     for (let beaten = 0; member !== undefined; beaten++) {
       if (beaten === HEARTBEAT_SLICE) {

@@ -2,7 +2,7 @@ import type { SchedulerLike, Unsubscribable } from "rxjs";
 import type { Beating } from "../heartbeat.js";
 import { compareEventIds, type EventId } from "../ids.js";
 import { counters } from "../metrics/counters.js";
-import { scheduleOnce } from "../timers.js";
+import { LONG_AGO, scheduleOnce } from "../timers.js";
 import type { Connection } from "../transport/Connection.js";
 import type { Flushable, FlushQueue } from "./flushQueue.js";
 import { HEARTBEAT, type OutboundFrame } from "./outboundFrame.js";
@@ -55,7 +55,7 @@ export class SessionWriter implements Flushable, Beating {
   private floor: EventId | undefined;
   private closed = false;
   /** When bytes last went to the connection (the flush queue's clock), for the heartbeat: see {@link beat}. */
-  private wroteAt = Number.NEGATIVE_INFINITY;
+  private wroteAt = LONG_AGO;
 
   constructor(
     private readonly connection: Connection,

@@ -2,6 +2,7 @@ import { asyncScheduler, type SchedulerLike } from "rxjs";
 import { DEFAULTS } from "../options.js";
 import { SharedPerScheduler } from "../perScheduler.js";
 import { reportListenerError } from "../reportError.js";
+import { clockOf, LONG_AGO } from "../timers.js";
 
 /** Something with queued frames to write when the queue flushes. */
 export interface Flushable {
@@ -29,8 +30,8 @@ export class FlushQueue {
   private dirty: (Flushable | undefined)[] = [];
   private head = 0;
   private scheduled = false;
-  /** The scheduler's clock, read once per pass: when the writers of this pass wrote (for the heartbeat). */
-  now = Number.NEGATIVE_INFINITY;
+  /** The scheduler's clock ({@link clockOf}), read once per pass: when the writers of this pass wrote (for the heartbeat). */
+  now = LONG_AGO;
 
   /**
    * @param windowMs The flush window: `0` for the end of the current turn.
@@ -62,7 +63,7 @@ export class FlushQueue {
   }
 
   private readonly flush = (): void => {
-    this.now = this.scheduler.now();
+    this.now = clockOf(this.scheduler);
     const dirty = this.dirty;
     const waiting = dirty.length;
     const end = Math.min(waiting, this.head + this.sliceSize);
