@@ -5,7 +5,7 @@
 //
 // Flags: --levels=1000,5000,10000,18000  --before=<commit> (default: where this branch left main; "none" to skip)
 //        --hb-ms=30000 (heartbeatInterval)  --hb-periods=3 (periods watched at the largest level; 1 below it)
-//        --broadcasts=3 --size=1024 (broadcast phase)  --slices=500,1000,2000 (extra flushSliceSize values measured in
+//        --broadcasts=9 --size=1024 (broadcast phase)  --slices=500,1000,2000 (extra flushSliceSize values measured in
 //        the broadcast phase at the largest level; the default and Infinity always are)
 //        --storm-clients=2000 --storm-events=500 --storm-size=100  --history-channels=10000 --history-events=100
 //        --history-size=100  --quiet-cores=0.15 --quiet-wait=900
@@ -40,7 +40,7 @@ const levels = list(args.levels ?? "1000,5000,10000,18000").map(Number);
 const largest = Math.max(...levels);
 const hbMs = Number(args["hb-ms"] ?? 30_000);
 const hbPeriods = Number(args["hb-periods"] ?? 3);
-const broadcasts = Number(args.broadcasts ?? 3);
+const broadcasts = Number(args.broadcasts ?? 9);
 const size = Number(args.size ?? 1024);
 const extraSlices = list(args.slices ?? "500,1000,2000").map(Number);
 const storm = { clients: Number(args["storm-clients"] ?? 2000), events: Number(args["storm-events"] ?? 500) };
