@@ -15,6 +15,9 @@
 // IPC in:  { cmd: "expect", seqStart, m, size } -> { type: "armed" }, then { type: "cell-done", … } when every
 //          connection has all m events;  { cmd: "status" } -> { type: "status", … };
 //          { cmd: "verify", total } -> { type: "verified", ok, errors };  { cmd: "exit" }
+//          { cmd: "gaps-reset" } -> { type: "gaps-reset" }, then { cmd: "gaps", limitMs } -> { type: "gaps", maxGapMs,
+//          over }: the longest time any connection went without receiving a byte since the reset (heartbeats count),
+//          and how many connections went longer than limitMs (bench/scale.mjs)
 // IPC out: { type: "connected", n, ms }, { type: "error", message } on the first correctness failure.
 import net from "node:net";
 import { bindToParent, contextSwitches, fullGc, Histogram, nowUs, toParent } from "./common.mjs";
@@ -70,11 +73,16 @@ class Conn {
     /** Last id seen, as two numbers (`12` -> 12,0; `1764-3` -> 1764,3). */
     this.idA = -1;
     this.idB = -1;
+    /** When the last bytes arrived, and the longest wait between two arrivals since the last gaps-reset (µs). */
+    this.lastAt = nowUs();
+    this.maxGap = 0;
   }
 }
 
 function onData(conn, buf) {
   const now = nowUs();
+  if (now - conn.lastAt > conn.maxGap) conn.maxGap = now - conn.lastAt;
+  conn.lastAt = now;
   let pos = 0;
   if (!conn.headerDone) {
     const text = conn.headerText + buf.toString("latin1");
@@ -373,6 +381,27 @@ process.on("message", (msg) => {
         toParent({ type: "verified", ok: errorCount === 0, errorCount, errors });
       }, 300);
       break;
+    case "gaps-reset": {
+      const now = nowUs();
+      for (const conn of conns) {
+        conn.lastAt = now;
+        conn.maxGap = 0;
+      }
+      toParent({ type: "gaps-reset" });
+      break;
+    }
+    case "gaps": {
+      const now = nowUs();
+      let maxGap = 0;
+      let over = 0;
+      for (const conn of conns) {
+        const gap = Math.max(conn.maxGap, now - conn.lastAt);
+        if (gap > maxGap) maxGap = gap;
+        if (gap > msg.limitMs * 1000) over += 1;
+      }
+      toParent({ type: "gaps", maxGapMs: maxGap / 1000, over });
+      break;
+    }
     case "exit":
       shuttingDown = true;
       for (const conn of conns) conn.socket?.destroy();

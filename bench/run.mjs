@@ -29,6 +29,8 @@
 //              --dist=DIR           (benchmark the event-flare ESM build in DIR instead of ./dist/esm, e.g. a build of
 //                                    one commit exported with `git archive`; DIR must sit inside this repository so
 //                                    that its `rxjs` import resolves)
+//              --baseline=COMMIT    (an extra contender: event-flare built from COMMIT by bench/build-commit.mjs, measured
+//                                    in every cell next to this build; the report adds this build ÷ that one)
 // BENCH_QUICK=1 in the environment is the same as --quick.
 //
 // Layout: this orchestrator forks, for each implementation and N, a SERVER child (server.mjs: the implementation
@@ -43,6 +45,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BACKPLANE_FLAGS, backplaneMarkdown, backplaneSection } from "./backplane-section.mjs";
+import { buildCommit } from "./build-commit.mjs";
 import { median } from "./common.mjs";
 import { RUNTIME_FLAGS, runtimesMarkdown, runtimesSection } from "./runtimes-section.mjs";
 
@@ -89,6 +92,7 @@ const known = new Set([
   "steady-ms",
   "skip-backplane",
   "skip-runtimes",
+  "baseline",
   ...BACKPLANE_FLAGS,
   ...RUNTIME_FLAGS,
 ]);
@@ -153,6 +157,16 @@ const IMPLEMENTATIONS = [
     memory: false,
   },
 ];
+if (args.baseline !== undefined) {
+  const commit = execFileSync("git", ["rev-parse", "--short", String(args.baseline)], { encoding: "utf8" }).trim();
+  IMPLEMENTATIONS.push({
+    key: "event-flare-base",
+    impl: "event-flare",
+    flushInterval: 0,
+    label: `event-flare ${commit} (baseline)`,
+    entry: buildCommit(commit),
+  });
+}
 const implFilter = args.impl !== undefined ? new Set(list(args.impl)) : undefined;
 const impls = IMPLEMENTATIONS.filter((i) => implFilter === undefined || implFilter.has(i.key));
 if (impls.length === 0) throw new Error(`--impl matched nothing; known: ${IMPLEMENTATIONS.map((i) => i.key)}`);
@@ -339,7 +353,12 @@ const sizeLabel = (size) => (size >= 1024 && size % 1024 === 0 ? `${size / 1024}
 
 /** Idle memory: bytes per connection after N streams are open and idle, full GC before both readings. */
 async function memoryPhase(impl, n, repeat) {
-  const config = { impl: impl.impl, flushInterval: impl.flushInterval, snapshotDir, eventFlareEntry: pkg.entry };
+  const config = {
+    impl: impl.impl,
+    flushInterval: impl.flushInterval,
+    snapshotDir,
+    eventFlareEntry: impl.entry ?? pkg.entry,
+  };
   if (snapshotDir !== undefined) mkdirSync(snapshotDir, { recursive: true });
   const server = new Child(`server ${impl.key} (memory)`, "server.mjs", config, [], SERVER_CPU);
   try {
@@ -399,7 +418,7 @@ class Pair {
       {
         impl: impl.impl,
         flushInterval: impl.flushInterval,
-        eventFlareEntry: pkg.entry,
+        eventFlareEntry: impl.entry ?? pkg.entry,
         fault: impl.key === "raw" ? injectFault : undefined,
         // The fault hits the first cell after the warm-up (one warm-up cell per pace).
         faultSeq: WARMUP * warmupPaces(impl).length + 5,
@@ -637,6 +656,10 @@ function aggregate(runs) {
         latencyP99Us: pairedRatio(runs, impl, "raw", same, "latencyP99Us"),
       },
       vsBetterSse: { eventsPerSec: pairedRatio(runs, impl, "better-sse", same, "eventsPerSec") },
+      vsBaseline: {
+        eventsPerSec: pairedRatio(runs, impl, "event-flare-base", same, "eventsPerSec"),
+        cpuPer1k: pairedRatio(runs, impl, "event-flare-base", same, "cpuPer1k"),
+      },
     });
   }
   return cells;
@@ -723,6 +746,22 @@ function markdown(info, cells, memory) {
     }
     lines.push("");
   }
+  const base = IMPLEMENTATIONS.find((i) => i.key === "event-flare-base");
+  const againstBase = [...cells.values()].filter(
+    (c) => c.impl === "event-flare" && Number.isFinite(c.vsBaseline.eventsPerSec),
+  );
+  if (base !== undefined && againstBase.length > 0) {
+    lines.push(`### This build against ${base.label}, cell by cell`);
+    lines.push("");
+    lines.push("| N | payload | pace | events/s × baseline | server CPU per event × baseline |");
+    lines.push("|--:|---|---|--:|--:|");
+    for (const c of againstBase) {
+      lines.push(
+        `| ${c.n} | ${sizeLabel(c.size)} | ${c.pace} | ${x(c.vsBaseline.eventsPerSec)} | ${x(c.vsBaseline.cpuPer1k)} |`,
+      );
+    }
+    lines.push("");
+  }
   const targets = evaluateTargets(cells, memory);
   if (targets.length > 0) {
     lines.push("### Targets for event-flare");
@@ -798,7 +837,7 @@ function evaluateTargets(cells, memory) {
   const efMem = memory.get("event-flare");
   const h = efMem?.vsRaw.heapPerConn;
   if (Number.isFinite(h)) {
-    out.push({ target: "heap per idle connection ≤ 1.25× raw", cell: `N=${efMem.n}`, ratio: h, met: h <= 1.25 });
+    out.push({ target: "heap per idle connection ≤ 1.2× raw", cell: `N=${efMem.n}`, ratio: h, met: h <= 1.2 });
   }
   return out.map((t) => ({ ...t, measured: `${t.ratio.toFixed(3)}×` }));
 }

@@ -1,21 +1,21 @@
 import type { SchedulerLike } from "rxjs";
 
 /**
- * One shared instance per scheduler and number (a period or a window), held only while something uses it:
- * one heartbeat timer per period, one flush queue per window. Each user takes the instance with `acquire` and
+ * One shared instance per scheduler and key (a period, or a window and slice size), held only while something uses
+ * it: one heartbeat timer per period, one flush queue per window. Each user takes the instance with `acquire` and
  * gives it back with `release`; the last release drops the entry (and disposes of the instance), so a process that
  * saw 300,000 distinct jittered periods keeps none of them once their sessions are gone.
  */
-export class SharedPerScheduler<T> {
-  private readonly bySchedulers = new Map<SchedulerLike, Map<number, { value: T; users: number }>>();
+export class SharedPerScheduler<T, K extends number | string = number> {
+  private readonly bySchedulers = new Map<SchedulerLike, Map<K, { value: T; users: number }>>();
 
   constructor(
-    private readonly create: (ms: number, scheduler: SchedulerLike) => T,
+    private readonly create: (ms: K, scheduler: SchedulerLike) => T,
     private readonly dispose: (value: T) => void = () => {},
   ) {}
 
   /** The instance for `ms` and `scheduler`, created on first use; counts one more user. */
-  acquire(ms: number, scheduler: SchedulerLike): T {
+  acquire(ms: K, scheduler: SchedulerLike): T {
     let byMs = this.bySchedulers.get(scheduler);
     if (byMs === undefined) {
       byMs = new Map();
@@ -31,12 +31,12 @@ export class SharedPerScheduler<T> {
   }
 
   /** The instance for `ms` and `scheduler` when one is held, without counting a user. */
-  get(ms: number, scheduler: SchedulerLike): T | undefined {
+  get(ms: K, scheduler: SchedulerLike): T | undefined {
     return this.bySchedulers.get(scheduler)?.get(ms)?.value;
   }
 
   /** Counts one user less; the last one drops and disposes of the instance. */
-  release(ms: number, scheduler: SchedulerLike): void {
+  release(ms: K, scheduler: SchedulerLike): void {
     const byMs = this.bySchedulers.get(scheduler);
     const entry = byMs?.get(ms);
     if (byMs === undefined || entry === undefined) return;

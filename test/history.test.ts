@@ -37,6 +37,22 @@ describe("History", () => {
     expect(result.ok && result.entries.map((e) => e.frame.toString())).toEqual(["e3", "e4", "e5"]);
   });
 
+  it("completeAfter is the floor until the ring drops an event, then the newest id dropped", () => {
+    let clock = 1_000_000;
+    const ids = new EventIdGenerator(() => clock);
+    const floor = ids.next();
+    const history = new History(2, { ids, now: () => clock, floor });
+    expect(history.completeAfter).toEqual(floor);
+    const appended = [1, 2, 3].map((i) => {
+      clock += 1;
+      const id = ids.next();
+      history.append(id, Buffer.from(`e${i}`));
+      return id;
+    });
+    expect(history.completeAfter).toEqual(appended[0]);
+    expect(history.after(history.completeAfter).ok).toBe(true);
+  });
+
   it("accepts an id that belongs to another source, replaying what came after it", () => {
     const { history, issued } = filled(10, 4);
     const [a, b] = (issued[1] as string).split("-").map(Number) as [number, number];
@@ -94,5 +110,47 @@ describe("History", () => {
     const { history } = filled(1000, 700);
     expect(history.length).toBe(700);
     expect(history.last(3).map((e) => e.frame.toString())).toEqual(["e697", "e698", "e699"]);
+  });
+});
+
+describe("History memory", () => {
+  it("keeps its own copy of each frame, never a slice of Node's shared pool", () => {
+    let clock = 1_000_000;
+    const ids = new EventIdGenerator(() => clock);
+    const history = new History(10, { ids });
+    const before = formatEventId(ids.last);
+    const frame = Buffer.from("id: x\ndata: pooled\n\n");
+    // A short Buffer.from(string) is a slice of an 8 KiB pool slab shared with unrelated buffers.
+    expect(frame.buffer.byteLength).toBeGreaterThan(frame.length);
+    clock += 1;
+    const id = ids.next();
+    history.append(id, frame);
+    frame.fill(0);
+    const result = history.after(before);
+    const kept = result.ok ? result.entries[0]?.frame : undefined;
+    expect(kept?.toString()).toBe("id: x\ndata: pooled\n\n");
+    expect(kept?.buffer).not.toBe(frame.buffer);
+  });
+
+  it("hands out frames that stay intact while the ring wraps many times over", () => {
+    const { history, issued } = filled(5, 5);
+    const replay = history.after(issued[0] as string);
+    const before = replay.ok ? replay.entries.map((e) => e.frame.toString()) : [];
+    let clock = 2_000_000;
+    const ids = new EventIdGenerator(() => clock);
+    for (let i = 0; i < 2_000; i++) {
+      clock += 1;
+      history.append(ids.next(), Buffer.from(`later ${i} ${"y".repeat(i % 300)}`));
+    }
+    expect(replay.ok && replay.entries.map((e) => e.frame.toString())).toEqual(before);
+    expect(before).toEqual(["e1", "e2", "e3", "e4"]);
+  });
+
+  it("gives concurrent replays the same entries", () => {
+    const { history, issued } = filled(10, 6);
+    const a = history.after(issued[1] as string);
+    const b = history.after(issued[3] as string);
+    expect(a.ok && b.ok && a.entries.slice(2)).toEqual(b.ok && b.entries);
+    expect(a.ok && b.ok && a.entries[2] === b.entries[0]).toBe(true);
   });
 });

@@ -29,6 +29,22 @@ describe("session options", () => {
     expect(resolveSessionOptions({ historySize: 100000 }).historySize).toBe(100000);
   });
 
+  it("bounds the fan-out per turn at 250 sessions by default, and takes any positive integer or Infinity", () => {
+    expect(resolveSessionOptions(undefined).flushSliceSize).toBe(250);
+    expect(resolveSessionOptions({ flushSliceSize: 1 }).flushSliceSize).toBe(1);
+    expect(resolveSessionOptions({ flushSliceSize: Number.POSITIVE_INFINITY }).flushSliceSize).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+  });
+
+  it("shares one resolved object between equal options, and never between different ones", () => {
+    const a = resolveSessionOptions({ heartbeatInterval: 20_000 });
+    expect(resolveSessionOptions({ heartbeatInterval: 20_000 })).toBe(a);
+    expect(resolveSessionOptions({ heartbeatInterval: 20_000, sessionId: "x" })).not.toBe(a);
+    expect(resolveSessionOptions({ heartbeatInterval: 20_000, sessionId: "x" }).sessionId).toBe("x");
+    expect(resolveSessionOptions({ heartbeatInterval: 20_000, sessionId: "y" }).sessionId).toBe("y");
+  });
+
   it("treats undefined and null values as the default (searchParams.get returns null for a missing key)", () => {
     expect(resolveSessionOptions({ heartbeatInterval: undefined }).heartbeatInterval).toBe(30000);
     expect(resolveSessionOptions({ sessionId: null }).sessionId).toBeUndefined();
@@ -107,6 +123,9 @@ describe("session options", () => {
     ["historyTtl", -1],
     ["maxBufferedBytes", 0],
     ["flushInterval", -1],
+    ["flushSliceSize", 0],
+    ["flushSliceSize", 2.5],
+    ["flushSliceSize", Number.NaN],
     ["replayLast", 1.5],
     ["scheduler", {}],
   ];

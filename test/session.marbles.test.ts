@@ -69,7 +69,8 @@ describe("heartbeat (marbles)", () => {
     const ts = scheduler();
     ts.run(({ expectObservable }) => {
       const beat$ = heartbeat(10, ts);
-      const subs = Array.from({ length: 1000 }, () => beat$.subscribe());
+      // Fewer than one slice (256): every subscriber hears the tick on time.
+      const subs = Array.from({ length: 250 }, () => beat$.subscribe());
       // One interval means one scheduled action, however many subscribers.
       expect(ts.actions.length).toBe(1);
       ts.schedule(() => {
@@ -82,29 +83,30 @@ describe("heartbeat (marbles)", () => {
 });
 
 describe("Session subscriptions (marbles)", () => {
-  it("merges the heartbeat into the output on time, and unsubscribes heartbeat and piped source on close", () => {
+  it("merges the heartbeat into the output on time, skips it when the session wrote within the last third of the period, and unsubscribes heartbeat and piped source on close", () => {
     const ts = scheduler();
     let writes: [number, string][] = [];
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold("5ms a 9ms b 9ms c 9ms d", { a: "A", b: "B", c: "C", d: "D" });
+      const source = cold("5ms a 12ms b 19ms c", { a: "A", b: "B", c: "C" });
       const session = new Session(req, res, { scheduler: ts, heartbeatInterval: 10, flushInterval: 1 });
       writes = recordWrites(ts);
       session.pipeFrom(source);
-      ts.schedule(() => session.close(), 32);
-      expectSubscriptions(source.subscriptions).toBe("^ 31ms !");
-      expectObservable(session.state$).toBe("a 31ms (b|)", { a: "CONNECTED", b: "DISCONNECTED" });
-      expectObservable(session.closed$.pipe()).toBe("32ms (c|)", {
+      ts.schedule(() => session.close(), 42);
+      expectSubscriptions(source.subscriptions).toBe("^ 41ms !");
+      expectObservable(session.state$).toBe("a 41ms (b|)", { a: "CONNECTED", b: "DISCONNECTED" });
+      expectObservable(session.closed$.pipe()).toBe("42ms (c|)", {
         c: { type: "session-closed", sessionId: session.getSessionId(), reason: "server-close" },
       });
     });
-    // Writes happen at the end of each 1 ms flush window: events at 5, 15, 25 and heartbeats at 10, 20, 30.
+    // Writes happen at the end of each 1 ms flush window: events at 5, 18 and 38; the heartbeat ticks at 10, 20, 30
+    // and 40. At 10 the last write (6) is 4 ms old, more than a third of the period: a heartbeat. At 20 and 40 the
+    // session wrote 1 ms before: none. At 30 it was idle for 11 ms: a heartbeat.
     expect(writes.map(([at, text]) => [at, text.replace(/^id: \S+\n/m, "id: *\n")])).toEqual([
       [6, "id: *\ndata: A\n\n"],
       [11, ":\n"],
-      [16, "id: *\ndata: B\n\n"],
-      [21, ":\n"],
-      [26, "id: *\ndata: C\n\n"],
+      [19, "id: *\ndata: B\n\n"],
       [31, ":\n"],
+      [39, "id: *\ndata: C\n\n"],
     ]);
   });
 

@@ -16,7 +16,7 @@ import { emitSafely } from "../reportError.js";
 import type { Connection, ConnectionEnd } from "../transport/Connection.js";
 import { BackplaneSession } from "./BackplaneSession.js";
 import { SESSION_BRAND, SESSION_PROTOCOL } from "./brand.js";
-import { flushQueues } from "./flushQueue.js";
+import { flushQueueKey, flushQueues } from "./flushQueue.js";
 import { LocalSessionHistory } from "./LocalSessionHistory.js";
 import {
   type CloseReason,
@@ -73,18 +73,22 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   /** @internal */
   protected readonly writer: SessionWriter;
   /**
-   * Piped sources and channel memberships, unsubscribed on close. A plain array made on first use (one membership
-   * costs one slot); each entry removes itself through {@link release} when it ends first.
+   * Piped sources and channel memberships, unsubscribed on close: the first one alone (the common case, one
+   * membership, costs no array), an array from the second on. Each entry removes itself through {@link release}
+   * when it ends first.
    */
-  private held: Unsubscribable[] | undefined;
+  private held: Unsubscribable | Unsubscribable[] | undefined;
   /** @internal */
   protected state: ConnectionState = ConnectionState.CONNECTED;
   /** @internal */
   protected closedEvent: SessionClosedEvent | undefined;
   /** Where lifecycle events are published once anything needs more than the emitter; created on first use. */
   private signalsOnDemand: SessionSignals | undefined;
-  /** The session's own history: in this process, or on a backplane. */
-  private readonly own: OwnHistory;
+  /**
+   * The session's own history: in this process, or on a backplane. A session with a random id in one process has
+   * no past to resume, so its history is made on its first own event (an idle member of a channel holds none).
+   */
+  private own: OwnHistory | undefined;
   /** Once a graceful close began: resolves when the response is done (see {@link closeGracefully}). */
   private ending: Promise<void> | undefined;
   /** Set by {@link closeGracefully}: the connection is closed after the response, not left for reuse. */
@@ -108,12 +112,11 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     this.sessionId = options.sessionId ?? flatUUID();
     this.lastEventId = lastEventId;
     const { backplane } = options;
-    this.own =
-      backplane === undefined
-        ? new LocalSessionHistory(this, this.sessionId, explicit, options)
-        : new BackplaneSession(this, backplane, this.sessionId, explicit, options);
-    const { flushInterval, scheduler } = options;
-    this.writer = new SessionWriter(connection, flushQueues.acquire(flushInterval, scheduler), options, this);
+    if (backplane !== undefined) this.own = new BackplaneSession(this, backplane, this.sessionId, explicit, options);
+    else if (explicit) this.own = new LocalSessionHistory(this, this.sessionId, true, options);
+    const { flushInterval, flushSliceSize, scheduler } = options;
+    const queue = flushQueues.acquire(flushQueueKey(flushInterval, flushSliceSize), scheduler);
+    this.writer = new SessionWriter(connection, queue, options, this);
     // On a backplane an event can come both replayed and live: the writer drops what the client already has.
     if (backplane !== undefined) this.writer.raiseFloor({ ms: 0, seq: 0 });
     const retry = encodeRetry(options.retryInterval);
@@ -124,7 +127,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     else process.nextTick(finishLater, this, "server-close");
     openSessions.add(this);
     counters.sessionsOpened += 1;
-    this.own.open(lastEventId, options.replayLast);
+    this.own?.open(lastEventId, options.replayLast);
     joinHeartbeat(this.writer, options.heartbeatInterval, scheduler);
   }
 
@@ -146,7 +149,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     }
     const data = messageToData(msg);
     if (eventName !== undefined) assertFieldValue("event", eventName);
-    const sent = this.own.send(data, eventName);
+    const sent = this.ownHistory().send(data, eventName);
     const announce = (id: string) => {
       // Nothing follows session-closed: an id that comes back after the close is returned, not announced.
       if (this.state === ConnectionState.CONNECTED) {
@@ -203,7 +206,7 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   /** @internal Queues a frame for this session only and keeps it in the session history (targeted broadcasts). */
   deliverAndRecord(frame: OutboundFrame & { id: NonNullable<OutboundFrame["id"]> }): boolean {
     if (this.state !== ConnectionState.CONNECTED) return false;
-    this.own.record(frame);
+    this.ownHistory().record(frame);
     this.writer.write(frame);
     return true;
   }
@@ -281,17 +284,22 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
       subscription.unsubscribe();
       return false;
     }
-    if (this.held === undefined) this.held = [subscription];
-    else this.held.push(subscription);
+    const held = this.held;
+    if (held === undefined) this.held = subscription;
+    else if (Array.isArray(held)) held.push(subscription);
+    else this.held = [held, subscription];
     return true;
   }
 
   /** @internal Forgets a held subscription that ended before the session did. */
   release(subscription: Unsubscribable): void {
     const held = this.held;
-    if (held === undefined) return;
-    const index = held.indexOf(subscription);
-    if (index !== -1) held.splice(index, 1);
+    if (held === subscription) {
+      this.held = undefined;
+    } else if (Array.isArray(held)) {
+      const index = held.indexOf(subscription);
+      if (index !== -1) held.splice(index, 1);
+    }
   }
 
   /** @internal The connection ended (client gone or write failed). */
@@ -335,13 +343,13 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     leaveHeartbeat(this.writer, this.options.heartbeatInterval, this.options.scheduler);
     const graceful = reason === "server-close" || reason === "source-error" || reason === "replaced";
     this.writer.close(graceful);
-    flushQueues.release(this.options.flushInterval, this.options.scheduler);
+    flushQueues.release(flushQueueKey(this.options.flushInterval, this.options.flushSliceSize), this.options.scheduler);
     if (graceful) {
       this.ending = this.connection.end(this.options.drainTimeout, this.options.scheduler, this.shuttingDown);
     } else if (reason !== "client-disconnect") this.connection.destroy();
     openSessions.delete(this);
     counters.sessionsClosed[reason] += 1;
-    this.own.close();
+    this.own?.close();
     const event: SessionClosedEvent =
       error === undefined
         ? { type: "session-closed", sessionId: this.sessionId, reason }
@@ -350,7 +358,8 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     // Heartbeat, piped sources and channel memberships end before anyone hears of the close.
     const held = this.held;
     this.held = undefined;
-    if (held !== undefined) for (const subscription of held) subscription.unsubscribe();
+    if (Array.isArray(held)) for (const subscription of held) subscription.unsubscribe();
+    else held?.unsubscribe();
     this.closing();
     if (this.signalsOnDemand !== undefined) this.signalsOnDemand.close(event);
     else emitSafely(this, event.type, event);
@@ -362,6 +371,12 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
   /** @internal True when someone subscribes to `lifecycle$`. */
   protected get lifecycleObserved(): boolean {
     return this.signalsOnDemand?.observed === true;
+  }
+
+  /** The session's own history, made on first use when the session has a random id in one process. */
+  private ownHistory(): OwnHistory {
+    this.own ??= new LocalSessionHistory(this, this.sessionId, false, this.options);
+    return this.own;
   }
 
   /** @internal The lifecycle publisher, created on first use. */

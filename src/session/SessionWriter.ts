@@ -2,7 +2,7 @@ import type { SchedulerLike, Unsubscribable } from "rxjs";
 import type { Beating } from "../heartbeat.js";
 import { compareEventIds, type EventId } from "../ids.js";
 import { counters } from "../metrics/counters.js";
-import { scheduleOnce } from "../timers.js";
+import { LONG_AGO, scheduleOnce } from "../timers.js";
 import type { Connection } from "../transport/Connection.js";
 import type { Flushable, FlushQueue } from "./flushQueue.js";
 import { HEARTBEAT, type OutboundFrame } from "./outboundFrame.js";
@@ -55,6 +55,8 @@ export class SessionWriter implements Flushable, Beating {
    */
   private floor: EventId | undefined;
   private closed = false;
+  /** When bytes last went to the connection (the flush queue's clock), for the heartbeat: see {@link beat}. */
+  private wroteAt = LONG_AGO;
 
   constructor(
     private readonly connection: Connection,
@@ -68,9 +70,13 @@ export class SessionWriter implements Flushable, Beating {
     return this.lastId;
   }
 
-  /** Queues a heartbeat (called by the shared heartbeat timer). While a replay flows, its frames keep the stream alive. */
-  beat(): void {
-    if (this.backlog !== undefined || this.closed) return;
+  /**
+   * Queues a heartbeat (called by the shared heartbeat timer, once per period), unless the session wrote after
+   * `busySince`: a stream that was not idle needs none, so busy streams pay nothing for heartbeats. While a replay
+   * flows, its frames keep the stream alive.
+   */
+  beat(busySince: number): void {
+    if (this.wroteAt > busySince || this.backlog !== undefined || this.closed) return;
     counters.heartbeats += 1;
     this.write(HEARTBEAT);
   }
@@ -174,6 +180,7 @@ export class SessionWriter implements Flushable, Beating {
     this.first = undefined;
     this.rest = undefined;
     this.liveBytes = 0;
+    this.wroteAt = this.queue.now;
     counters.bytesWritten += bytes;
     if (rest === undefined) {
       this.connection.write(first.frame);
@@ -202,6 +209,7 @@ export class SessionWriter implements Flushable, Beating {
     });
     let accepting = true;
     if (frames.length > 0) {
+      this.wroteAt = this.queue.now;
       const chunks = batch(frames, undefined);
       accepting = this.connection.writeBatch(chunks);
       for (const chunk of chunks) counters.bytesWritten += chunk.length;
@@ -211,16 +219,17 @@ export class SessionWriter implements Flushable, Beating {
       this.backlog = undefined;
     } else if (!accepting && budget !== Number.POSITIVE_INFINITY) {
       this.waitingForDrain = true;
-      this.connection.whenDrained(this.drained);
+      // A closure only while waiting: an idle writer holds none.
+      this.connection.whenDrained(() => this.drained());
     } else {
       this.schedule();
     }
   }
 
-  private readonly drained = (): void => {
+  private drained(): void {
     this.waitingForDrain = false;
     if (!this.closed) this.schedule();
-  };
+  }
 
   /** Records the newest id written, and counts the events. */
   private noteWritten(frames: readonly OutboundFrame[]): void {
@@ -248,16 +257,16 @@ export class SessionWriter implements Flushable, Beating {
       this.deadline?.unsubscribe();
       this.deadline = undefined;
     } else if (this.deadline === undefined) {
-      this.deadline = scheduleOnce(this.limits.scheduler, this.limits.drainTimeout, this.deadlinePassed);
+      this.deadline = scheduleOnce(this.limits.scheduler, this.limits.drainTimeout, () => this.deadlinePassed());
     }
   }
 
-  private readonly deadlinePassed = (): void => {
+  private deadlinePassed(): void {
     this.deadline = undefined;
     if (this.closed) return;
     this.bufferedAtFlush = this.connection.bufferedBytes;
     if (this.liveBytes + this.bufferedAtFlush > this.limits.maxBufferedBytes) this.overflow();
-  };
+  }
 
   private overflow(): void {
     this.close(false);

@@ -17,9 +17,9 @@ type Tagged<T> = T & { [kConnection]?: Ending | Set<Ending> | undefined };
 
 /*
  * How a client's departure is seen (measured on Node 20):
- * - HTTP/1: the response's 'close', and the socket's. A pipelined request whose response waits behind another has
- *   no socket of its own and never hears 'close', so the socket's 'close' ends every exchange queued on it. The
- *   request's 'close' is no signal: it fires as soon as the request body has been read.
+ * - HTTP/1: the response's 'close'. A pipelined request whose response waits behind another has no socket of its own
+ *   and never hears 'close', so such a response also listens on the socket, whose 'close' ends every exchange queued
+ *   on it. The request's 'close' is no signal: it fires as soon as the request body has been read.
  * - HTTP/2: the response's 'close', and the stream's 'aborted'. A client that resets its stream while the flow-control
  *   window is full leaves the stream neither closed nor destroyed, holding what was queued; 'aborted' still fires,
  *   and destroying the stream then frees it.
@@ -56,6 +56,9 @@ export function listen(connection: Ending, request: NodeRequest, response: NodeR
     stream.on("aborted", onStreamAborted);
     return;
   }
+  // Only a response queued behind another on its socket listens there: the socket's own response hears 'close'
+  // itself, so the common case adds nothing to the socket.
+  if ((response as { socket?: unknown }).socket !== null) return;
   const socket = request.socket as Tagged<Socket> | null;
   if (socket === null) return;
   const tag = socket[kConnection];
