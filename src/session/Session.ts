@@ -6,7 +6,7 @@ import { type BackplaneOption, resolveSessionOptions, type SessionOptions } from
 import type { Connection } from "../transport/Connection.js";
 import { NodeHttpConnection, type NodeRequest, type NodeResponse } from "../transport/nodeHttp.js";
 import { ConnectionState, type SessionClosedEvent, type SessionLifecycleEvent } from "./lifecycle.js";
-import { SessionCore } from "./SessionCore.js";
+import { SessionMember } from "./SessionMember.js";
 
 export type { SessionEmitterEvents } from "./SessionCore.js";
 
@@ -56,7 +56,7 @@ export type OutgoingEvent<TEvents extends EventMap = EventMap> = {
 export class Session<
   TEvents extends EventMap = EventMap,
   TBackplane extends Backplane | undefined = undefined,
-> extends SessionCore {
+> extends SessionMember {
   private inboundSubject: Subject<OutgoingEvent<TEvents>> | undefined;
 
   /**

@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Unsubscribable } from "rxjs";
-import type { Backplane } from "../backplane/Backplane.js";
 import { escapeForLog } from "../describe.js";
-import { assertFieldValue, encodeEvent, encodeRetry } from "../encode.js";
+import { assertFieldValue, encodeRetry } from "../encode.js";
 import { EventFlareError } from "../errors.js";
 import { sseHeaders } from "../headers.js";
 import { joinHeartbeat, leaveHeartbeat } from "../heartbeat.js";
 import type { HistoryGapReason } from "../history/History.js";
-import { compareEventIds, type EventId, formatEventId, parseEventId } from "../ids.js";
 import { messageToData } from "../message.js";
 import { counters } from "../metrics/counters.js";
 import type { ResolvedSessionOptions } from "../options.js";
@@ -18,14 +16,7 @@ import { BackplaneSession } from "./BackplaneSession.js";
 import { SESSION_BRAND, SESSION_PROTOCOL } from "./brand.js";
 import { flushQueueKey, flushQueues } from "./flushQueue.js";
 import { LocalSessionHistory } from "./LocalSessionHistory.js";
-import {
-  type CloseReason,
-  ConnectionState,
-  HISTORY_GAP_EVENT,
-  SESSION_REPLACED_EVENT,
-  type SessionClosedEvent,
-  type SessionLifecycleEvent,
-} from "./lifecycle.js";
+import { type CloseReason, ConnectionState, type SessionClosedEvent, type SessionLifecycleEvent } from "./lifecycle.js";
 import type { OwnHistory } from "./OwnHistory.js";
 import { openSessions } from "./openSessions.js";
 import type { OutboundFrame } from "./outboundFrame.js";
@@ -51,14 +42,13 @@ export type SessionEmitterEvents = {
  * the one disposal path. It knows nothing of the transport beyond the {@link Connection} it is given, and nothing
  * of event types: it sends what it is given.
  *
- * Channels talk to sessions through the members below that are marked internal; they recognise a session by its
- * brand (see brand.ts), so a channel of one copy of event-flare drives a session of another.
+ * What channels, histories and backplanes call on a session lives in {@link SessionMember}, which extends this class.
  */
 // No `implements ConnectionOwner, WriterOwner`: those members are internal, so stripInternal removes them from the
 // published declarations, where the clause would then fail a consumer's library check (TS2420). They are checked
 // structurally where the session hands itself to its connection and writer. (The tag that marks a member internal
 // must never appear in this comment: stripInternal would drop the whole class.)
-export class SessionCore extends EventEmitter<SessionEmitterEvents> {
+export abstract class SessionCore extends EventEmitter<SessionEmitterEvents> {
   /**
    * The Last-Event-ID the client sent when it connected (header, `lastEventId` or `evs_last_event_id` query),
    * or undefined for a fresh client.
@@ -117,8 +107,6 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     const { flushInterval, flushSliceSize, scheduler } = options;
     const queue = flushQueues.acquire(flushQueueKey(flushInterval, flushSliceSize), scheduler);
     this.writer = new SessionWriter(connection, queue, options, this);
-    // On a backplane an event can come both replayed and live: the writer drops what the client already has.
-    if (backplane !== undefined) this.writer.raiseFloor({ ms: 0, seq: 0 });
     const retry = encodeRetry(options.retryInterval);
     const streaming = connection.open(sseHeaders(connection.isHttp2), retry);
     if (streaming) counters.bytesWritten += retry.length;
@@ -180,100 +168,16 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     this.finish("server-close");
   }
 
-  /** @internal The `session-closed` event once the session has closed, else undefined. */
-  get closeEvent(): SessionClosedEvent | undefined {
-    return this.closedEvent;
-  }
-
-  /**
-   * @internal Where a replay to this session starts: after the newest of the client's Last-Event-ID and the newest
-   * event already written to it. Undefined for a fresh client (no Last-Event-ID), which gets no replay.
-   */
-  get replayPoint(): string | EventId | undefined {
-    const written = this.writer.lastWrittenId;
-    if (this.lastEventId === undefined || written === undefined) return this.lastEventId;
-    const since = parseEventId(this.lastEventId);
-    return since === undefined || compareEventIds(written, since) > 0 ? written : this.lastEventId;
-  }
-
-  /** @internal Queues a frame encoded by a channel. Returns false when the session is closed. */
-  deliver(frame: OutboundFrame): boolean {
-    if (this.state !== ConnectionState.CONNECTED) return false;
-    this.writer.write(frame);
-    return true;
-  }
-
-  /** @internal Queues a frame for this session only and keeps it in the session history (targeted broadcasts). */
-  deliverAndRecord(frame: OutboundFrame & { id: NonNullable<OutboundFrame["id"]> }): boolean {
-    if (this.state !== ConnectionState.CONNECTED) return false;
-    this.ownHistory().record(frame);
-    this.writer.write(frame);
-    return true;
-  }
-
-  /** @internal Queues replayed frames; they are merged with everything queued in id order, at the socket's pace. */
-  deliverReplay(frames: readonly OutboundFrame[]): void {
-    if (this.state === ConnectionState.CONNECTED) this.writer.writeReplay(frames);
-  }
-
-  /** @internal Tells the client and the application that `source` cannot replay everything after its Last-Event-ID. */
-  signalGap(source: string, reason: HistoryGapReason): void {
-    if (this.lastEventId !== undefined) this.writeGap(source, reason, this.lastEventId);
-  }
-
-  /**
-   * @internal The backplane lost events of `source` that this client may not have received: it is told to resync at
-   * once, whether or not it came with a Last-Event-ID.
-   */
-  signalLoss(source: string): void {
-    const written = this.writer.lastWrittenId;
-    this.writeGap(source, "lost", written === undefined ? (this.lastEventId ?? "") : formatEventId(written));
-  }
-
-  /** @internal Announces a replay still being fetched; live events are held until it is settled. */
-  replayLater(): ReplayTicket {
-    this.writer.awaitReplay();
-    let settled = this.state !== ConnectionState.CONNECTED;
-    return {
-      deliver: (frames, after) => {
-        if (settled) return;
-        settled = true;
-        if (this.state !== ConnectionState.CONNECTED) return;
-        if (after !== undefined) this.writer.raiseFloor(after);
-        this.writer.writeReplay(frames, true);
-      },
-      gap: (source, reason) => {
-        if (settled) return;
-        settled = true;
-        this.signalGap(source, reason);
-        if (this.state === ConnectionState.CONNECTED) this.writer.writeReplay([], true);
-      },
-    };
-  }
-
-  /** @internal The backplane this session lives on, if any: it can only join channels on the same one. */
-  get backplaneOf(): Backplane | undefined {
-    return this.options.backplane;
-  }
-
-  private writeGap(source: string, reason: HistoryGapReason, lastEventId: string): void {
-    if (this.state !== ConnectionState.CONNECTED) return;
-    counters.gapSignals += 1;
-    const data = JSON.stringify({ source, reason });
-    this.writer.write({ id: undefined, frame: Buffer.from(encodeEvent({ event: HISTORY_GAP_EVENT, data })) });
-    // Deferred: a gap found in the constructor or in `register` must reach listeners attached right after.
-    this.signals().defer({ type: "history-gap", sessionId: this.sessionId, source, reason, lastEventId });
-  }
-
-  /**
-   * @internal Another session with this id took this one's place in a channel: the client is told why with a final
-   * `session-replaced` event, and the session closes with reason `replaced`.
-   */
-  replaced(): void {
-    if (this.state !== ConnectionState.CONNECTED) return;
-    this.writer.write({ id: undefined, frame: REPLACED_FRAME });
-    this.finish("replaced");
-  }
+  /** @internal Queues a frame (see {@link SessionMember}). */
+  abstract deliver(frame: OutboundFrame): boolean;
+  /** @internal Queues replayed frames (see {@link SessionMember}). */
+  abstract deliverReplay(frames: readonly OutboundFrame[]): void;
+  /** @internal Signals a replay gap (see {@link SessionMember}). */
+  abstract signalGap(source: string, reason: HistoryGapReason): void;
+  /** @internal Signals a loss on the backplane (see {@link SessionMember}). */
+  abstract signalLoss(source: string): void;
+  /** @internal Announces a replay still being fetched (see {@link SessionMember}). */
+  abstract replayLater(): ReplayTicket;
 
   /**
    * @internal Ties `subscription` to the session: it is unsubscribed when the session closes
@@ -373,8 +277,8 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
     return this.signalsOnDemand?.observed === true;
   }
 
-  /** The session's own history, made on first use when the session has a random id in one process. */
-  private ownHistory(): OwnHistory {
+  /** @internal The session's own history, made on first use when the session has a random id in one process. */
+  protected ownHistory(): OwnHistory {
     this.own ??= new LocalSessionHistory(this, this.sessionId, false, this.options);
     return this.own;
   }
@@ -395,8 +299,6 @@ export class SessionCore extends EventEmitter<SessionEmitterEvents> {
 
 // Channels recognise sessions by this brand, across copies of the library (see brand.ts).
 Object.defineProperty(SessionCore.prototype, SESSION_BRAND, { value: SESSION_PROTOCOL });
-
-const REPLACED_FRAME = Buffer.from(encodeEvent({ event: SESSION_REPLACED_EVENT, data: '{"reason":"replaced"}' }));
 
 /** `process.nextTick` callbacks, shared by every session: no closure per session. */
 function finishLater(session: Pick<SessionCore, "finishNow">, reason: CloseReason): void {
