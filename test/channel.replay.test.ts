@@ -189,6 +189,9 @@ describe("chaos: random server-side drops", () => {
     cleanups.push(() => void clients.kill());
     await clients.next("connected", 60_000);
     await waitFor(() => channel.getActiveConnections() === CLIENTS, "every client to register", 20_000);
+    const primed = clients.next("primed", 20_000);
+    channel.broadcastAll("start", "start");
+    await primed;
 
     const done = clients.next<{ problems: string[] }>("done", 150_000);
     let drops = 0;
