@@ -16,6 +16,7 @@ function healthyClient(index) {
     problems: [],
     source: undefined,
     reconnects: 0,
+    away: false,
   };
   const open = () => {
     const query = client.lastId === undefined ? "" : `&lastEventId=${encodeURIComponent(client.lastId)}`;
@@ -40,12 +41,21 @@ function healthyClient(index) {
 
 for (let i = 0; i < Number(HEALTHY); i++) healthy.push(healthyClient(i));
 
-// A healthy client leaves on its own now and then, and comes back with its last id.
+// A healthy client leaves on its own now and then, and comes back with its last id. One that is already away is left
+// alone: a second timer would open a second EventSource feeding the same sequence check.
 const leaving = setInterval(() => {
   const client = healthy[Math.floor(Math.random() * healthy.length)];
+  if (client.away) return;
+  client.away = true;
   client.source.close();
   client.reconnects += 1;
-  setTimeout(client.open, 50 + Math.random() * 200);
+  setTimeout(
+    () => {
+      client.away = false;
+      client.open();
+    },
+    50 + Math.random() * 200,
+  );
 }, 500);
 
 // Churn: clients that connect, maybe read a little, and go.
@@ -81,7 +91,8 @@ process.on("message", (message) => {
     clearInterval(leaving);
     clearInterval(churn);
     for (const socket of stuck) socket.destroy();
-    for (const client of healthy) if (client.source.readyState === 2) client.open();
+    // A client whose EventSource gave up comes back once more; one that is away comes back on its own timer.
+    for (const client of healthy) if (client.source.readyState === 2 && !client.away) client.open();
   } else if (message.type === "report") {
     process.send({
       type: "report",
