@@ -102,6 +102,36 @@ describe.skipIf(!enabled)("Redis backplane: cluster broadcast", () => {
     expect(await a.channel(ch).countAll()).toBe(3);
     expect(await b.channel(ch).countAll()).toBe(3);
   });
+
+  it("1,000 channels on a node use the same Redis connections as one, and each delivers across nodes", async () => {
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    try {
+      const connections = async () =>
+        String(await admin.sendCommand(["CLIENT", "LIST"]))
+          .trim()
+          .split("\n").length;
+      const [a, b] = await twoNodes();
+      const names = Array.from({ length: 1000 }, () => unique("many"));
+      const seen = new Map<string, string[]>();
+      const first = names[0] as string;
+      a.channel(first);
+      b.channel(first).subscribe(() => {});
+      await sleep(100); // both nodes follow their first channel
+      const withOne = await connections();
+
+      for (const name of names) b.channel(name).subscribe((e) => seen.set(name, [...(seen.get(name) ?? []), e.data]));
+      await sleep(200);
+      await Promise.all(names.map((name, i) => a.channel(name).broadcastAll(`m${i}`)));
+      await waitFor(() => seen.size === names.length, "every channel's event on node B", 10_000);
+      await sleep(100); // a duplicate would show by now
+
+      expect(await connections()).toBe(withOne);
+      expect(names.map((name) => seen.get(name))).toEqual(names.map((_, i) => [`m${i}`]));
+    } finally {
+      await admin.close();
+    }
+  }, 30_000);
 });
 
 describe.skipIf(!enabled)("Redis backplane: the channel's reactive side", () => {
