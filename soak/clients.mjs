@@ -66,21 +66,25 @@ const churn = setInterval(() => {
   }
 }, 100);
 
-// Stuck clients: a request, then nothing read, ever; replaced as the server drops them.
-const stuck = new Set();
+// Stuck clients: a request, then nothing read, ever. A paused socket never sees the server close it, so the server
+// says when it has dropped one (as slow-consumer), and a new stuck client takes its place half a second later.
+const stuck = new Map();
 const stuckUrl = new URL(URL_BASE);
+let stuckOpened = 0;
 const openStuck = () => {
+  const name = String(stuckOpened++);
   const socket = net.connect(Number(stuckUrl.port), stuckUrl.hostname);
   socket.on("error", () => {});
-  socket.on("close", () => {
-    stuck.delete(socket);
-    if (!stopping) setTimeout(openStuck, 500);
-  });
   socket.on("connect", () => {
-    socket.write("GET /?stuck HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    socket.write(`GET /?stuck=${name} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
     socket.pause();
   });
-  stuck.add(socket);
+  stuck.set(name, socket);
+};
+const replaceStuck = (name) => {
+  stuck.get(name)?.destroy();
+  stuck.delete(name);
+  if (!stopping) setTimeout(openStuck, 500);
 };
 for (let i = 0; i < Number(STUCK); i++) openStuck();
 
@@ -90,9 +94,11 @@ process.on("message", (message) => {
     stopping = true;
     clearInterval(leaving);
     clearInterval(churn);
-    for (const socket of stuck) socket.destroy();
+    for (const socket of stuck.values()) socket.destroy();
     // A client whose EventSource gave up comes back once more; one that is away comes back on its own timer.
     for (const client of healthy) if (client.source.readyState === 2 && !client.away) client.open();
+  } else if (message.type === "stuck-dropped") {
+    replaceStuck(message.stuck);
   } else if (message.type === "report") {
     process.send({
       type: "report",

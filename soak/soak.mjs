@@ -17,11 +17,21 @@ const CHURN = arg("churn", 40);
 // Enough history for a client away a few seconds; full after about two minutes, so memory is flat from then on.
 const ticks = new BroadcastStream("soak", { historySize: 5_000 });
 const sessions = new Set();
+const stuckLifetimes = []; // how long each stuck client held its session before it was dropped as slow-consumer
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, "http://x");
   const session = new Session(req, res, { sessionId: url.searchParams.get("sid"), retryInterval: 200 });
   sessions.add(session);
-  session.once("session-closed", () => sessions.delete(session));
+  const stuck = url.searchParams.get("stuck");
+  const opened = Date.now();
+  session.once("session-closed", ({ reason }) => {
+    sessions.delete(session);
+    if (stuck === null) return;
+    if (reason === "slow-consumer") stuckLifetimes.push(Date.now() - opened);
+    // A stuck client never reads, so it never sees its socket close: tell it, and it comes back as a new stuck client.
+    // (With a callback, a message sent after the clients' process has gone is dropped instead of thrown.)
+    if (clients.connected) clients.send({ type: "stuck-dropped", stuck }, () => {});
+  });
   ticks.register(session);
 });
 await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -118,6 +128,12 @@ console.log(
     `sessions opened ${m.sessionsOpened}, closed ${JSON.stringify(m.sessionsClosed)}; ` +
     `RSS spread after the first sample ${mib(spread("rss"))} MiB, heap spread ${mib(spread("heap"))} MiB; ` +
     `worst p99 loop delay ${Math.max(...samples.map((s) => s.p99)).toFixed(1)} ms`,
+);
+const lifetimes = stuckLifetimes.sort((a, b) => a - b);
+console.log(
+  `stuck clients dropped as slow-consumer: ${lifetimes.length}, after ` +
+    `${((lifetimes[Math.floor(lifetimes.length / 2)] ?? 0) / 1000).toFixed(1)} s (median), ` +
+    `${((lifetimes.at(-1) ?? 0) / 1000).toFixed(1)} s (longest)`,
 );
 for (const c of incomplete.slice(0, 5)) console.log(`incomplete: ${c.sid} at ${c.next}: ${c.problems.join("; ")}`);
 clients.kill();
