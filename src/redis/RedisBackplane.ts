@@ -26,7 +26,7 @@ import { NodeUpkeep } from "./upkeep.js";
  * A Redis Streams backplane: channels and sessions on it reach every node (see {@link createRedisBackplane}).
  *
  * Its state is observable (`state$`: `connecting`, `connected`, `reconnecting`, `closed`) and its failures are typed
- * (`errors$`, and the `backplane-error` event): nothing it does throws out of a callback or rejects unhandled.
+ * (`errors$`): nothing it does throws out of a callback or rejects unhandled.
  * While Redis is unreachable, every broadcast and send rejects at once with `BACKPLANE_UNAVAILABLE` (nothing is
  * queued to be sent late); sessions stay open, and delivery goes on from where each node stood once Redis is back.
  *

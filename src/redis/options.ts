@@ -22,7 +22,7 @@ export interface RedisBackplaneOptions {
   client?: unknown;
   /** The namespace of every key, inside a hash tag: `{<prefix>}:…`. 1 to 32 of `A-Za-z0-9._-`. Defaults to `"ef"`. */
   prefix?: string | undefined;
-  /** This node's name in presence counts. Defaults to a random UUID. */
+  /** This node's name in presence counts: 1 to 256 characters. Defaults to a random UUID. */
   nodeId?: string | undefined;
   /** Milliseconds a node's heartbeat lives: a node silent that long drops out of `countAll()`. Defaults to `15000`. */
   nodeTtl?: number | undefined;
@@ -45,7 +45,7 @@ export const REDIS_BACKPLANE_DEFAULTS = { prefix: "ef", nodeTtl: 15_000, directH
  * one for the URL.
  *
  * @throws EventFlareError `INVALID_OPTION` for a missing or malformed URL, a client that is not a node-redis client,
- * or a number that is not a positive integer.
+ * a number that is not a positive integer, or a `nodeId` that is not 1 to 256 characters.
  */
 export function redisClientFor(options: RedisBackplaneOptions): RedisClientLike {
   if (typeof options !== "object" || options === null) {
@@ -62,6 +62,14 @@ export function redisClientFor(options: RedisBackplaneOptions): RedisClientLike 
         { field: name },
       );
     }
+  }
+  const { nodeId } = options;
+  if (nodeId !== undefined && (typeof nodeId !== "string" || nodeId.length === 0 || nodeId.length > 256)) {
+    throw new EventFlareError(
+      "INVALID_OPTION",
+      `Redis backplane option "nodeId" must be a string of 1 to 256 characters, got ${describeValue(nodeId)}.`,
+      { field: "nodeId" },
+    );
   }
   return templateFor(options);
 }

@@ -239,12 +239,16 @@ describe.skipIf(!enabled)("Redis backplane: replay across nodes", () => {
 });
 
 describe.skipIf(!enabled)("Redis backplane: bad input", () => {
-  it("rejects a malformed URL and a client that is not a node-redis client with INVALID_OPTION", async () => {
+  it("rejects a malformed URL, a client that is not a node-redis client and a bad prefix or nodeId with INVALID_OPTION", async () => {
     const { createRedisBackplane } = await import("../../src/redis/index.js");
     expect(errorOf(() => createRedisBackplane({ url: "http://nope" })).code).toBe("INVALID_OPTION");
     expect(errorOf(() => createRedisBackplane({ url: "redis://" })).code).toBe("INVALID_OPTION");
     expect(errorOf(() => createRedisBackplane({ client: {} })).code).toBe("INVALID_OPTION");
     expect(errorOf(() => createRedisBackplane({ url: redis.url, prefix: "{bad}" })).code).toBe("INVALID_OPTION");
+    for (const nodeId of ["", "n".repeat(257), 42]) {
+      const error = errorOf(() => createRedisBackplane({ url: redis.url, nodeId: nodeId as string }));
+      expect([error.code, error.field]).toEqual(["INVALID_OPTION", "nodeId"]);
+    }
   });
 
   it("a Redis that refuses the connection: state reconnecting, a typed error, broadcasts rejected, nothing thrown", async () => {
