@@ -24,7 +24,7 @@ export const HEARTBEAT_SLICE_GAP = 10;
 
 /**
  * A session that wrote within this fraction of a period before its turn gets no heartbeat that period. A third keeps
- * every stream's longest silence under 4/3 of a period plus the sweep's jitter: 40 s (plus about 1 s at 18,000
+ * every stream's longest silence under 4/3 of a period plus the sweep's jitter: 40 s (plus about 1.5 s at 18,000
  * sessions) with the default 30 s, under event-source-polyfill's 45 s `heartbeatTimeout`. Skipping whenever the
  * session wrote anything in the whole period would let a stream that wrote just after its turn stay silent for
  * almost two periods.

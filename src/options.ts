@@ -61,7 +61,7 @@ export interface SessionOptions {
    * written in slices of this many, one per turn (`setImmediate`), so other requests are served in between; each
    * client still gets every event, in order. `Infinity` writes to every session in one turn. Sessions with the same
    * `flushInterval` and `flushSliceSize` share one queue. Defaults to `250`: measured at 18,000 connections on
-   * 2 vCPUs, no turn of a broadcast then took over 25 ms (1000: up to 57 ms), and the last client got the event sooner
+   * 2 vCPUs, the longest turn of a broadcast was 27 ms (1000: 57 ms), and the last client got the event sooner
    * than with the whole fan-out in one turn (see docs/PERFORMANCE.md, "Scale").
    */
   flushSliceSize?: number | undefined;

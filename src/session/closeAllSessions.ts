@@ -43,7 +43,8 @@ export interface CloseAllOptions {
  * ```
  *
  * @returns A promise that resolves once every response is done (written out, or dropped after `drainTimeout`).
- * @throws EventFlareError `INVALID_OPTION` for a `retry` that is not a non-negative integer.
+ * @throws EventFlareError `INVALID_OPTION` for a `retry` that is not a non-negative integer, as a rejection of the
+ * returned promise (before any session is ended).
  */
 export async function closeAllSessions(options: CloseAllOptions = {}): Promise<void> {
   const { retry, channels = true } = options ?? {};
