@@ -170,8 +170,36 @@ describe("the packed tarball, installed in a fresh project", () => {
     expect(failureIn("cjs", `require("event-flare/redis");`)).toMatch(/Cannot find (package|module) 'redis'/);
   });
 
+  it("imports event-flare/fetch, /http2 and /fastify from ESM and requires them from CommonJS", () => {
+    const subpaths = { fetch: "fromRequest", http2: "fromHttp2Stream", fastify: "eventFlare" } as const;
+    for (const [subpath, name] of Object.entries(subpaths)) {
+      const [esmType, esmFile] = runIn(
+        "mjs",
+        `const m = await import("event-flare/${subpath}");
+         console.log(typeof m.${name});
+         console.log(import.meta.resolve("event-flare/${subpath}"));`,
+      );
+      expect([subpath, esmType]).toEqual([subpath, "function"]);
+      expect(fileURLToPath(esmFile ?? "")).toBe(join(pkg, "dist", "esm", subpath, "index.js"));
+      const [cjsType, cjsFile] = runIn(
+        "cjs",
+        `console.log(typeof require("event-flare/${subpath}").${name});
+         console.log(require.resolve("event-flare/${subpath}"));`,
+      );
+      expect([subpath, cjsType]).toEqual([subpath, "function"]);
+      expect(cjsFile).toBe(join(pkg, "dist", "cjs", subpath, "index.js"));
+    }
+  });
+
   it("type-checks ESM and CommonJS consumers with --strict and the library check on", () => {
-    for (const consumer of ["consumer.mts", "consumer.cts", "transports.mts", "client.mts", "client.cts"]) {
+    for (const consumer of [
+      "consumer.mts",
+      "consumer.cts",
+      "transports.mts",
+      "transports.cts",
+      "client.mts",
+      "client.cts",
+    ]) {
       copyFileSync(join(root, "test", "package", consumer), join(app, consumer));
     }
     expect(strictCheck).not.toContain("--skipLibCheck");
@@ -181,6 +209,9 @@ describe("the packed tarball, installed in a fresh project", () => {
       [tsc, ...strictCheck, "--types", "node", "consumer.mts", "consumer.cts", "transports.mts"],
       app,
     );
+    // On its own, as a CommonJS project compiles it: event-flare/fastify adds reply.sse to Fastify's types, and a
+    // program that loads both builds' declarations gets both additions, one returning each build's Session.
+    run(process.execPath, [tsc, ...strictCheck, "--types", "node", "transports.cts"], app);
     // The client as a browser sees it: the DOM library and no Node types at all.
     const browser = {
       compilerOptions: { strict: true, noEmit: true, module: "nodenext", lib: ["es2022", "dom"], types: [] },
