@@ -4,7 +4,16 @@ import type { BackplaneOption, SessionOptions } from "../options.js";
 import { type EventMap, openSession, type Session } from "../session/Session.js";
 import { FetchConnection } from "../transport/fetch.js";
 
-/** What {@link fromRequest} returns: the session, and the `Response` to return from the handler. */
+/**
+ * What {@link fromRequest} returns: the session, and the `Response` to return from the handler.
+ *
+ * @example
+ * ```ts
+ * const { session, response }: EventStreamExchange<{ price: number }> = fromRequest<{ price: number }>(request);
+ * session.sendMessage(245.65, "price");
+ * return response;
+ * ```
+ */
 export interface EventStreamExchange<
   TEvents extends EventMap = EventMap,
   TBackplane extends Backplane | undefined = undefined,
