@@ -67,7 +67,8 @@ const churn = setInterval(() => {
 }, 100);
 
 // Stuck clients: a request, then nothing read, ever. A paused socket never sees the server close it, so the server
-// says when it has dropped one (as slow-consumer), and a new stuck client takes its place half a second later.
+// says when it has closed one (as slow-consumer, or by a server-side close), and a new stuck client takes its place
+// half a second later.
 const stuck = new Map();
 const stuckUrl = new URL(URL_BASE);
 let stuckOpened = 0;

@@ -77,7 +77,8 @@ export class KeyLayout {
   }
 }
 
-const MAX_ID_LENGTH = 256;
+/** The longest channel id, sessionId or nodeId the backplane takes, in characters. */
+export const MAX_ID_LENGTH = 256;
 const PLAIN = /^[A-Za-z0-9._~-]*$/;
 
 /** `id` in key-safe form (see {@link KeyLayout}). */

@@ -2,6 +2,7 @@ import { createClient } from "redis";
 import { describeValue } from "../describe.js";
 import { EventFlareError } from "../errors.js";
 import type { RedisClientLike } from "./connections.js";
+import { MAX_ID_LENGTH } from "./keys.js";
 
 /**
  * How to reach Redis, and how the backplane lays out its keys.
@@ -64,10 +65,10 @@ export function redisClientFor(options: RedisBackplaneOptions): RedisClientLike 
     }
   }
   const { nodeId } = options;
-  if (nodeId !== undefined && (typeof nodeId !== "string" || nodeId.length === 0 || nodeId.length > 256)) {
+  if (nodeId !== undefined && (typeof nodeId !== "string" || nodeId.length === 0 || nodeId.length > MAX_ID_LENGTH)) {
     throw new EventFlareError(
       "INVALID_OPTION",
-      `Redis backplane option "nodeId" must be a string of 1 to 256 characters, got ${describeValue(nodeId)}.`,
+      `Redis backplane option "nodeId" must be a string of 1 to ${MAX_ID_LENGTH} characters, got ${describeValue(nodeId)}.`,
       { field: "nodeId" },
     );
   }
