@@ -1,4 +1,5 @@
-export { BroadcastStream, type RegistrableSession } from "./channel/BroadcastStream.js";
+export type { RegistrableSession } from "./channel/admission.js";
+export { BroadcastStream } from "./channel/BroadcastStream.js";
 export type {
   BroadcastSuccessEvent,
   ChannelEmitterEvents,

@@ -12,8 +12,8 @@ import {
   resolveBroadcastStreamOptions,
 } from "../options.js";
 import { emitSafely } from "../reportError.js";
-import type { EventMap, Session } from "../session/Session.js";
-import { admitSession } from "./admission.js";
+import type { EventMap } from "../session/Session.js";
+import { admitSession, type RegistrableSession } from "./admission.js";
 import { BackplaneDelivery } from "./BackplaneDelivery.js";
 import type { ChannelDelivery } from "./ChannelDelivery.js";
 import { RecentDepartures } from "./departures.js";
@@ -25,25 +25,6 @@ import { MemberCount } from "./memberCount.js";
 import { ObservableEmitter } from "./ObservableEmitter.js";
 import { openChannels } from "./openChannels.js";
 import { type SessionSelector, selectMembers } from "./selectMembers.js";
-
-/**
- * The sessions a channel of `TEvents` accepts. An untyped channel (the default map) takes a session of any event
- * map, as the seed API did; a typed channel takes sessions of its own map, so what it broadcasts always fits.
- *
- * @example
- * ```ts
- * const prices = new BroadcastStream<{ price: number }>("prices");
- * const member: RegistrableSession<{ price: number }> = new Session<{ price: number }>(req, res);
- * prices.register(member);
- * ```
- */
-export type RegistrableSession<
-  TEvents extends EventMap,
-  TBackplane extends Backplane | undefined = undefined,
-> = EventMap extends TEvents
-  ? // biome-ignore lint/suspicious/noExplicitAny: an untyped channel accepts every typed session.
-    Session<any, TBackplane>
-  : Session<TEvents, TBackplane>;
 
 /**
  * A broadcast channel: sessions register, and every broadcast reaches all of them (or the chosen ones).

@@ -5,6 +5,25 @@ import { SESSION_PROTOCOL, sessionProtocolOf } from "../session/brand.js";
 import type { EventMap, Session } from "../session/Session.js";
 
 /**
+ * The sessions a channel of `TEvents` accepts. An untyped channel (the default map) takes a session of any event
+ * map, as the seed API did; a typed channel takes sessions of its own map, so what it broadcasts always fits.
+ *
+ * @example
+ * ```ts
+ * const prices = new BroadcastStream<{ price: number }>("prices");
+ * const member: RegistrableSession<{ price: number }> = new Session<{ price: number }>(req, res);
+ * prices.register(member);
+ * ```
+ */
+export type RegistrableSession<
+  TEvents extends EventMap,
+  TBackplane extends Backplane | undefined = undefined,
+> = EventMap extends TEvents
+  ? // biome-ignore lint/suspicious/noExplicitAny: an untyped channel accepts every typed session.
+    Session<any, TBackplane>
+  : Session<TEvents, TBackplane>;
+
+/**
  * Checks that `session` may join channel `channelId`: a Session of this copy of event-flare (or one speaking the same
  * session protocol), on the channel's backplane (or, like the channel, on none), and still connected.
  *

@@ -8,7 +8,7 @@ import { NodeHttpConnection, type NodeRequest, type NodeResponse } from "../tran
 import { ConnectionState, type SessionClosedEvent, type SessionLifecycleEvent } from "./lifecycle.js";
 import { SessionMember } from "./SessionMember.js";
 
-export type { SessionEmitterEvents } from "./SessionCore.js";
+export type { SessionEmitterEvents } from "./lifecycle.js";
 
 /** The connection {@link openSession} hands to the constructor; set only for the duration of that call. */
 let handedOver: Connection | undefined;

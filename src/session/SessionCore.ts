@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Unsubscribable } from "rxjs";
 import { escapeForLog } from "../describe.js";
@@ -16,25 +15,20 @@ import { BackplaneSession } from "./BackplaneSession.js";
 import { SESSION_BRAND, SESSION_PROTOCOL } from "./brand.js";
 import { flushQueueKey, flushQueues } from "./flushQueue.js";
 import { LocalSessionHistory } from "./LocalSessionHistory.js";
-import { type CloseReason, ConnectionState, type SessionClosedEvent, type SessionLifecycleEvent } from "./lifecycle.js";
+import {
+  type CloseReason,
+  ConnectionState,
+  type SessionClosedEvent,
+  type SessionEmitterEvents,
+  type SessionLifecycleEvent,
+} from "./lifecycle.js";
 import type { OwnHistory } from "./OwnHistory.js";
 import { openSessions } from "./openSessions.js";
 import type { OutboundFrame } from "./outboundFrame.js";
+import { randomSessionId } from "./randomSessionId.js";
 import type { ReplayTicket } from "./replayTicket.js";
 import { SessionSignals } from "./SessionSignals.js";
 import { SessionWriter } from "./SessionWriter.js";
-
-/**
- * The EventEmitter events of a session, with their listener arguments.
- *
- * @example
- * ```ts
- * type Closed = SessionEmitterEvents["session-closed"]; // [event: SessionClosedEvent]
- * ```
- */
-export type SessionEmitterEvents = {
-  [E in SessionLifecycleEvent as E["type"]]: [event: E];
-};
 
 /**
  * The mechanics of one client's event stream, under {@link Session}'s public API: the connection, the writer, the
@@ -99,7 +93,7 @@ export abstract class SessionCore extends EventEmitter<SessionEmitterEvents> {
     this.connection = connection;
     // Only an id the application chose can be resumed by a later connection.
     const explicit = options.sessionId !== undefined;
-    this.sessionId = options.sessionId ?? flatUUID();
+    this.sessionId = options.sessionId ?? randomSessionId();
     this.lastEventId = lastEventId;
     const { backplane } = options;
     if (backplane !== undefined) this.own = new BackplaneSession(this, backplane, this.sessionId, explicit, options);
@@ -303,13 +297,4 @@ Object.defineProperty(SessionCore.prototype, SESSION_BRAND, { value: SESSION_PRO
 /** `process.nextTick` callbacks, shared by every session: no closure per session. */
 function finishLater(session: Pick<SessionCore, "finishNow">, reason: CloseReason): void {
   session.finishNow(reason);
-}
-
-/**
- * A random UUID as one flat string. `randomUUID()` builds its result by concatenation, and V8 keeps such a string
- * as a tree of about twenty pieces (some 600 bytes) for as long as the session holds it; copying it through a
- * Buffer stores the 36 characters once.
- */
-function flatUUID(): string {
-  return Buffer.from(randomUUID(), "latin1").toString("latin1");
 }

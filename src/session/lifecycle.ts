@@ -121,6 +121,18 @@ export interface SourceErrorEvent {
 export type SessionLifecycleEvent = MessageSentEvent | SessionClosedEvent | HistoryGapEvent | SourceErrorEvent;
 
 /**
+ * The EventEmitter events of a session, with their listener arguments.
+ *
+ * @example
+ * ```ts
+ * type Closed = SessionEmitterEvents["session-closed"]; // [event: SessionClosedEvent]
+ * ```
+ */
+export type SessionEmitterEvents = {
+  [E in SessionLifecycleEvent as E["type"]]: [event: E];
+};
+
+/**
  * The SSE event name of the gap signal sent to the client. Its data is JSON `{"source":…,"reason":…}`; it has no id.
  *
  * @example
