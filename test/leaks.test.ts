@@ -1,33 +1,15 @@
 import { Agent } from "node:http";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { afterEach, expect, it } from "vitest";
 import { BroadcastStream, Session } from "../src/index.js";
 import { sessionHistories } from "../src/session/historyStore.js";
+import { activeHandles, settledHeap } from "./helpers/leakProbe.js";
 import { connectRaw } from "./helpers/rawClient.js";
 import { startServer, type TestServer, waitFor } from "./helpers/server.js";
-
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
 
 let server: TestServer | undefined;
 afterEach(async () => {
   await server?.close();
 });
-
-const handles = () => {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  return counts;
-};
-
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 it("3000 connect/register/disconnect cycles leave no session, handle, timer or heap behind", async () => {
   const channel = new BroadcastStream("leaks");
@@ -57,7 +39,7 @@ it("3000 connect/register/disconnect cycles leave no session, handle, timer or h
 
   await cycles(1000); // warm-up: JIT, socket pools and lazy module state settle (about 1 MiB, then flat)
   await new Promise((resolve) => setTimeout(resolve, 50));
-  const handlesBefore = handles();
+  const handlesBefore = activeHandles();
   const heapBefore = await settledHeap();
 
   await cycles(3000);
@@ -66,7 +48,7 @@ it("3000 connect/register/disconnect cycles leave no session, handle, timer or h
 
   expect(channel.getActiveConnections()).toBe(0);
   expect(sessionHistories.size).toBe(histories);
-  expect(handles()).toEqual(handlesBefore);
+  expect(activeHandles()).toEqual(handlesBefore);
   const growth = heapAfter - heapBefore;
   console.log(`leaks: heap growth after 3000 cycles: ${(growth / 1024).toFixed(1)} KiB`);
   // A leaked session with its request, response, subscriptions and writer costs about 9 KiB (see the scale test),

@@ -1,8 +1,6 @@
 import { createServer } from "node:http";
 import { type ClientHttp2Session, createSecureServer, type Http2SecureServer } from "node:http2";
 import type { AddressInfo } from "node:net";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { afterEach, expect, it } from "vitest";
@@ -11,30 +9,14 @@ import { heartbeatTimers } from "../src/heartbeat.js";
 import { fromHttp2Stream } from "../src/http2/index.js";
 import { BroadcastStream, type Session } from "../src/index.js";
 import { connectH2, requestH2, selfSignedCertificate, type TestCertificate } from "./helpers/h2.js";
+import { activeHandles, settledHeap } from "./helpers/leakProbe.js";
 import { connectRaw } from "./helpers/rawClient.js";
 import { listen, type TestServer, waitFor } from "./helpers/server.js";
-
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
 
 const stops: (() => unknown)[] = [];
 afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
-
-const handles = () => {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  return counts;
-};
-
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 /**
  * Runs `cycles(count)` (connect, register, one broadcast, disconnect) as a warm-up and then for real, and checks that
@@ -43,13 +25,13 @@ async function settledHeap(): Promise<number> {
 async function expectNoLeak(channel: BroadcastStream, cycles: (count: number) => Promise<void>, count: number) {
   await cycles(700); // warm-up: JIT, socket pools and lazy module state settle
   await new Promise((resolve) => setTimeout(resolve, 50));
-  const handlesBefore = handles();
+  const handlesBefore = activeHandles();
   const heapBefore = await settledHeap();
   await cycles(count);
   await new Promise((resolve) => setTimeout(resolve, 50));
   const growth = (await settledHeap()) - heapBefore;
   expect(channel.getActiveConnections()).toBe(0);
-  expect(handles()).toEqual(handlesBefore);
+  expect(activeHandles()).toEqual(handlesBefore);
   console.log(`leaks: heap growth after ${count} cycles: ${(growth / 1024).toFixed(1)} KiB`);
   // A leaked session with its request, body stream, subscriptions and writer costs several KiB: count leaks would be
   // megabytes; V8 noise after the warm-up stays well under 2 MiB.
