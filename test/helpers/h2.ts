@@ -4,9 +4,7 @@ import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FetchLike } from "eventsource";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
-import type { RawClient } from "./rawClient.js";
-import { waitFor } from "./server.js";
+import { type RawClient, readEventStream } from "./rawClient.js";
 
 /** A self-signed certificate for 127.0.0.1, made on this machine by openssl (no network). */
 export interface TestCertificate {
@@ -80,31 +78,15 @@ export function requestH2(
   headers: Record<string, string> = {},
 ): Promise<H2Client> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const events: EventSourceMessage[] = [];
-    const retries: number[] = [];
-    const comments: string[] = [];
-    let ended = false;
-    const decoder = new TextDecoder("utf-8");
-    const parser = createParser({
-      onEvent: (event) => events.push(event),
-      onRetry: (ms) => retries.push(ms),
-      onComment: (comment) => comments.push(comment),
-    });
+    const reader = readEventStream();
     const stream = session.request({ ":path": path, accept: "text/event-stream", ...headers });
-    const end = (): void => {
-      ended = true;
-    };
-    stream.on("end", end);
-    stream.on("close", end);
+    stream.on("end", reader.end);
+    stream.on("close", reader.end);
     stream.on("error", (error) => {
-      end();
+      reader.end();
       reject(error);
     });
-    stream.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
-      parser.feed(decoder.decode(chunk, { stream: true }));
-    });
+    stream.on("data", reader.feed);
     stream.once("response", (response) => {
       const out: Record<string, string | string[] | undefined> = {};
       for (const [name, value] of Object.entries(response)) if (!name.startsWith(":")) out[name] = value;
@@ -112,16 +94,7 @@ export function requestH2(
         stream,
         status: Number(response[":status"]),
         headers: out,
-        text: () => Buffer.concat(chunks).toString("utf8"),
-        events,
-        retries,
-        comments,
-        ended: () => ended,
-        async waitForEvents(n, timeoutMs) {
-          await waitFor(() => events.length >= n, `${n} events (have ${events.length})`, timeoutMs);
-          return events;
-        },
-        waitForEnd: (timeoutMs) => waitFor(() => ended, "the stream to end", timeoutMs),
+        ...reader.reading,
         destroy: () => stream.close(constants.NGHTTP2_CANCEL),
         reset: () => stream.close(constants.NGHTTP2_CANCEL),
       });
