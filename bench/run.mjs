@@ -954,35 +954,25 @@ async function main() {
       }
     }
   }
+  // What the runtimes and backplane sections share with the throughput phase: its settings and its child machinery.
+  const sectionContext = {
+    args,
+    log,
+    Child,
+    step,
+    procStat,
+    waitForQuiet,
+    cellTimeoutMs,
+    connectTimeoutMs,
+    maxAttempts,
+    retryCores,
+  };
   if (runRuntimes) {
-    runtimes = await runtimesSection({
-      args,
-      log,
-      Child,
-      step,
-      procStat,
-      waitForQuiet,
-      cellTimeoutMs,
-      connectTimeoutMs,
-      maxAttempts,
-      retryCores,
-    });
+    runtimes = await runtimesSection(sectionContext);
     save("running");
   }
   if (runBackplane) {
-    backplane = await backplaneSection({
-      args,
-      log,
-      pkg,
-      Child,
-      step,
-      procStat,
-      waitForQuiet,
-      cellTimeoutMs,
-      connectTimeoutMs,
-      maxAttempts,
-      retryCores,
-    });
+    backplane = await backplaneSection({ ...sectionContext, pkg });
     save("running");
   }
   const text = save("complete");
